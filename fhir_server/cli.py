@@ -1,0 +1,52 @@
+"""The `fhir-server` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="fhir-server", description="FHIR R4 server (LUS)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host", help="address to listen on (FHIR_SERVER_HOST)")
+    serve.add_argument("--port", type=int, help="port (FHIR_SERVER_PORT)")
+    serve.add_argument("--data-dir", type=Path, help="where the data lives (FHIR_SERVER_DATA_DIR)")
+    args = parser.parse_args(argv)
+
+    if args.command == "serve":
+        _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from fhir_server.app import create_app
+    from fhir_server.config import Settings
+
+    overrides = {
+        key: value
+        for key, value in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir))
+        if value is not None
+    }
+    settings = Settings(**overrides)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    os.makedirs(settings.data_dir, exist_ok=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
+
+
+if __name__ == "__main__":
+    main()

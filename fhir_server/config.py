@@ -1,0 +1,33 @@
+"""Settings: one place, from FHIR_SERVER_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FHIR_SERVER_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("fhir-data")
+    # Public base URL used in Location headers and Bundle fullUrls; derived from the
+    # request when empty.
+    base_url: str = ""
+    # Largest request body accepted, in bytes (413 above it).
+    max_body_bytes: int = 16 * 1024 * 1024
+    # Default and largest page size for history and search.
+    default_page_size: int = 50
+    max_page_size: int = 1000
+    # SQLite durability: NORMAL survives a process crash (kill -9) under WAL;
+    # FULL also survives power loss at the cost of an fsync per group commit.
+    sqlite_synchronous: str = "NORMAL"
+    # Most write jobs one group commit may hold.
+    sqlite_group_commit_max: int = 256
+    log_level: str = "info"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "fhir.sqlite3"

@@ -1,0 +1,1 @@
+"""The HTTP layer: one module per interaction family, content negotiation, errors."""

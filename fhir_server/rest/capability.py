@@ -1,0 +1,77 @@
+"""GET /metadata: the CapabilityStatement, generated from what is implemented."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_server import FHIR_VERSION, __version__
+from fhir_server.definitions import Definitions
+from fhir_server.rest.common import begin
+from fhir_server.rest.responses import json_response
+
+router = APIRouter()
+
+# The interactions the routers of this package serve, for every resource type.
+TYPE_INTERACTIONS = (
+    "read",
+    "vread",
+    "update",
+    "patch",
+    "delete",
+    "history-instance",
+    "history-type",
+    "create",
+)
+SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system")
+
+
+def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
+    resources = [
+        {
+            "type": rtype,
+            "profile": f"http://hl7.org/fhir/StructureDefinition/{rtype}",
+            "interaction": [{"code": code} for code in TYPE_INTERACTIONS],
+            "versioning": "versioned-update",
+            "readHistory": True,
+            "updateCreate": True,
+            "conditionalCreate": True,
+            "conditionalRead": "not-match",
+            "conditionalUpdate": True,
+            "conditionalDelete": "single",
+        }
+        for rtype in sorted(definitions.resource_types)
+    ]
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "publisher": "fhir-server",
+        "kind": "instance",
+        "software": {"name": "fhir-server", "version": __version__},
+        "implementation": {
+            "description": "FHIR R4 server for coordinated discharge from hospital care (LUS)",
+            "url": base,
+        },
+        "fhirVersion": FHIR_VERSION,
+        "format": ["application/fhir+json", "application/json"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json"],
+        "rest": [
+            {
+                "mode": "server",
+                "resource": resources,
+                "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+            }
+        ],
+    }
+
+
+@router.get("/metadata")
+async def metadata(request: Request) -> Response:
+    call = begin(request)
+    statement = capability_statement(call.runtime.definitions, call.base)
+    return json_response(statement, call.negotiated)

@@ -1,0 +1,109 @@
+"""Media types: what the client sends (Content-Type) and wants back (Accept, _format)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from fhir_server.outcome import FhirError, Issue, bad_request, error
+
+FHIR_JSON = "application/fhir+json"
+JSON = "application/json"
+JSON_PATCH = "application/json-patch+json"
+_JSON_TYPES = {FHIR_JSON, JSON, "json", "text/json"}
+_XML_TYPES = {"application/fhir+xml", "application/xml", "text/xml", "xml"}
+_TURTLE_TYPES = {"text/turtle", "ttl"}
+
+
+@dataclass(frozen=True, slots=True)
+class Negotiated:
+    media_type: str  # what the response is sent as
+    pretty: bool
+
+
+def _base_type(value: str) -> str:
+    return value.split(";", 1)[0].strip().lower()
+
+
+def negotiate(request: Request) -> Negotiated:
+    """Pick the response format from _format (which wins) or Accept; XML is refused (406)."""
+    query = request.query_params
+    pretty = query.get("_pretty", "false").lower() == "true"
+    fmt = query.get("_format")
+    if fmt is not None:
+        base = _base_type(fmt)
+        if base in (FHIR_JSON, "json"):
+            return Negotiated(FHIR_JSON, pretty)
+        if base in (JSON, "text/json"):
+            return Negotiated(JSON, pretty)
+        raise _not_acceptable(f"_format={fmt} is not supported; this server speaks FHIR JSON")
+    accept = request.headers.get("accept")
+    if not accept:
+        return Negotiated(FHIR_JSON, pretty)
+    offered = [_base_type(part) for part in accept.split(",") if part.strip()]
+    for media in offered:
+        if media in (FHIR_JSON, "*/*", "application/*", "application/fhir+*"):
+            return Negotiated(FHIR_JSON, pretty)
+        if media in (JSON, "text/json", "text/*"):
+            return Negotiated(JSON, pretty)
+    raise _not_acceptable(f"None of the accepted media types ({accept}) can be produced")
+
+
+def _not_acceptable(diagnostics: str) -> FhirError:
+    return FhirError(
+        406,
+        [
+            Issue(
+                "error",
+                "not-supported",
+                diagnostics + ". Supported: application/fhir+json, application/json.",
+            )
+        ],
+    )
+
+
+def body_kind(request: Request) -> str:
+    """The media type of the request body; 415 for anything but JSON flavours."""
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return FHIR_JSON
+    base = _base_type(content_type)
+    if base in _JSON_TYPES:
+        return FHIR_JSON
+    if base == JSON_PATCH:
+        return JSON_PATCH
+    kind = "XML" if base in _XML_TYPES else content_type
+    raise error(
+        415,
+        "not-supported",
+        f"Content-Type {kind} is not supported: send application/fhir+json or application/json",
+    )
+
+
+async def read_json_body(request: Request, max_bytes: int) -> tuple[str, Any]:
+    """The parsed JSON body and its media type; 413 above the limit, 400 when unparseable."""
+    kind = body_kind(request)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise bad_request("The request has no body")
+    try:
+        return kind, orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise bad_request(f"The body is not valid JSON: {exc}") from exc
+
+
+def _too_large(max_bytes: int) -> FhirError:
+    return error(413, "too-costly", f"The request body exceeds the limit of {max_bytes} bytes")

@@ -1,0 +1,75 @@
+"""Building FHIR responses: bodies as bytes, ETag / Last-Modified / Location headers."""
+
+from __future__ import annotations
+
+from email.utils import format_datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_server.outcome import FhirError
+from fhir_server.rest.negotiation import FHIR_JSON, Negotiated
+from fhir_server.storage.clock import parse_instant
+from fhir_server.storage.port import StoredVersion
+
+
+def base_url(request: Request, configured: str) -> str:
+    if configured:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def dumps(value: Any, pretty: bool) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 if pretty else 0)
+
+
+def media_header(media_type: str) -> str:
+    return f"{media_type}; charset=utf-8"
+
+
+def json_response(
+    value: Any,
+    negotiated: Negotiated,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        dumps(value, negotiated.pretty),
+        status_code=status,
+        headers=headers,
+        media_type=media_header(negotiated.media_type),
+    )
+
+
+def raw_response(
+    body: bytes, negotiated: Negotiated, status: int, headers: dict[str, str]
+) -> Response:
+    if negotiated.pretty:
+        body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2)
+    return Response(
+        body, status_code=status, headers=headers, media_type=media_header(negotiated.media_type)
+    )
+
+
+def etag(version: StoredVersion) -> str:
+    return f'W/"{version.version_id}"'
+
+
+def http_date(instant: str) -> str:
+    return format_datetime(parse_instant(instant), usegmt=True)
+
+
+def version_headers(version: StoredVersion, base: str, location: bool) -> dict[str, str]:
+    headers = {"ETag": etag(version), "Last-Modified": http_date(version.last_updated)}
+    if location:
+        headers["Location"] = (
+            f"{base}/{version.resource_type}/{version.id}/_history/{version.version_id}"
+        )
+    return headers
+
+
+def error_response(exc: FhirError, negotiated: Negotiated | None = None) -> Response:
+    negotiated = negotiated or Negotiated(FHIR_JSON, False)
+    return json_response(exc.outcome(), negotiated, exc.status, exc.headers or None)

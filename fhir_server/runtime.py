@@ -1,0 +1,18 @@
+"""What every interaction needs: settings, definitions, validator and the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fhir_server.config import Settings
+from fhir_server.definitions import Definitions
+from fhir_server.storage.port import Storage
+from fhir_server.validation import StructureValidator
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    definitions: Definitions
+    validator: StructureValidator
+    storage: Storage

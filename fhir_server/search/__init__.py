@@ -1,0 +1,1 @@
+"""Search: index extraction at write time, and parsing of queries into plans."""

@@ -1,0 +1,30 @@
+"""Search index entries of one resource, extracted at write time.
+
+Every search parameter that applies to the resource's type is evaluated (its FHIRPath
+`expression`) and the values are flattened into rows per parameter type. Storage adapters
+store these rows in their index tables; the search layer queries them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class IndexEntries:
+    # (param, normalised value: lower case, accents stripped; exact value)
+    strings: list[tuple[str, str, str]] = field(default_factory=list)
+    # (param, system or None, code or None, display text normalised or None)
+    tokens: list[tuple[str, str | None, str | None, str | None]] = field(default_factory=list)
+    # (param, target type or None, target id or None, reference text as written)
+    references: list[tuple[str, str | None, str | None, str]] = field(default_factory=list)
+    # (param, low, high): the instant range the value covers, as sortable ISO text (UTC)
+    dates: list[tuple[str, str, str]] = field(default_factory=list)
+    # (param, low, high): the range implied by the value's precision
+    numbers: list[tuple[str, float, float]] = field(default_factory=list)
+    # (param, low, high, system or None, code or unit or None)
+    quantities: list[tuple[str, float, float, str | None, str | None]] = field(
+        default_factory=list
+    )
+    # (param, value)
+    uris: list[tuple[str, str]] = field(default_factory=list)

@@ -1,0 +1,209 @@
+"""The SQLite adapter of the storage port."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fhir_server.definitions import Definitions
+from fhir_server.search.criteria import parse_criteria
+from fhir_server.search.indexer import Indexer
+from fhir_server.storage.clock import MonotonicClock
+from fhir_server.storage.port import (
+    Criteria,
+    HistoryPage,
+    RequestContext,
+    SearchResult,
+    StoredVersion,
+    Transaction,
+)
+from fhir_server.storage.sqlite.connection import apply_schema, open_connection
+from fhir_server.storage.sqlite.queries import (
+    CURRENT_BY_KEY,
+    CURRENT_BY_RID,
+    VERSION_BY_KEY,
+    VERSION_COLUMNS,
+    row_to_version,
+)
+from fhir_server.storage.sqlite.search_sql import compile_plan
+from fhir_server.storage.sqlite.transaction import SqliteTransaction
+from fhir_server.storage.sqlite.writer import Writer
+
+T = TypeVar("T")
+
+
+class SqliteStorage:
+    def __init__(
+        self,
+        path: Path,
+        definitions: Definitions,
+        *,
+        synchronous: str = "NORMAL",
+        group_commit_max: int = 256,
+        reader_threads: int = 4,
+    ) -> None:
+        self._path = path
+        self._definitions = definitions
+        self._synchronous = synchronous
+        self._group_commit_max = group_commit_max
+        self._reader_threads = reader_threads
+        self._indexer = Indexer(definitions)
+        self._clock = MonotonicClock()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._writer: Writer | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._inline: sqlite3.Connection | None = None
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        write_conn = open_connection(self._path, self._synchronous)
+        apply_schema(write_conn)
+        self._connections.append(write_conn)
+        self._writer = Writer(write_conn, self._make_transaction, self._group_commit_max)
+        self._writer.start()
+        self._executor = ThreadPoolExecutor(self._reader_threads, thread_name_prefix="sqlite-read")
+        self._inline = self._open_reader()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+
+    def _open_reader(self) -> sqlite3.Connection:
+        conn = open_connection(self._path, self._synchronous)
+        conn.execute("PRAGMA query_only=ON")
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
+
+    def _thread_reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open_reader()
+            self._local.conn = conn
+        return conn
+
+    async def _in_reader(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        assert self._executor is not None, "storage not started"
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: work(self._thread_reader()))
+
+    def _make_transaction(self, conn: sqlite3.Connection, context: Any) -> SqliteTransaction:
+        return SqliteTransaction(conn, context, self._definitions, self._indexer, self._clock)
+
+    # reads -------------------------------------------------------------------------------
+    # Point reads by primary key take microseconds: they run on the event loop's own
+    # connection, where a thread hop would cost more than the query.
+
+    async def read(self, ctx: RequestContext, resource_type: str, rid: str) -> StoredVersion | None:
+        assert self._inline is not None, "storage not started"
+        row = self._inline.execute(CURRENT_BY_KEY, (resource_type, rid)).fetchone()
+        return None if row is None else row_to_version(row)
+
+    async def vread(
+        self, ctx: RequestContext, resource_type: str, rid: str, version_id: int
+    ) -> StoredVersion | None:
+        assert self._inline is not None, "storage not started"
+        row = self._inline.execute(VERSION_BY_KEY, (resource_type, rid, version_id)).fetchone()
+        return None if row is None else row_to_version(row)
+
+    async def history(
+        self,
+        ctx: RequestContext,
+        resource_type: str | None,
+        rid: str | None,
+        *,
+        since: str | None,
+        at: str | None,
+        count: int,
+        cursor: str | None,
+    ) -> HistoryPage:
+        def work(conn: sqlite3.Connection) -> HistoryPage:
+            where: list[str] = []
+            args: list[Any] = []
+            if resource_type is not None and rid is not None:
+                where.append("v.rid = (SELECT rid FROM resource WHERE type = ? AND id = ?)")
+                args += [resource_type, rid]
+            elif resource_type is not None:
+                where.append("v.type = ?")
+                args.append(resource_type)
+            if since is not None:
+                where.append("v.last_updated >= ?")
+                args.append(since)
+            if at is not None:
+                # the version that was current at that instant
+                where.append(
+                    "v.last_updated <= ? AND NOT EXISTS (SELECT 1 FROM version n"
+                    " WHERE n.rid = v.rid AND n.version = v.version + 1"
+                    " AND n.last_updated <= ?)"
+                )
+                args += [at, at]
+            clause = (" WHERE " + " AND ".join(where)) if where else ""
+            (total,) = conn.execute(f"SELECT count(*) FROM version v{clause}", args).fetchone()
+            page_where = list(where)
+            page_args = list(args)
+            if cursor is not None:
+                page_where.append("v.seq < ?")
+                page_args.append(int(cursor))
+            page_clause = (" WHERE " + " AND ".join(page_where)) if page_where else ""
+            rows = conn.execute(
+                f"SELECT {VERSION_COLUMNS} FROM version v{page_clause} ORDER BY v.seq DESC LIMIT ?",
+                [*page_args, count + 1],
+            ).fetchall()
+            versions = [row_to_version(r) for r in rows[:count]]
+            next_cursor = str(versions[-1].seq) if len(rows) > count and versions else None
+            return HistoryPage(versions=versions, total=total, next_cursor=next_cursor)
+
+        return await self._in_reader(work)
+
+    async def search(
+        self, ctx: RequestContext, resource_type: str, criteria: Criteria, *, count: int
+    ) -> SearchResult:
+        plan = parse_criteria(self._definitions, resource_type, criteria)
+        sql, args = compile_plan(plan)
+
+        def work(conn: sqlite3.Connection) -> SearchResult:
+            rids = [r[0] for r in conn.execute(sql, args).fetchall()]
+            versions = []
+            for key in rids[:count]:
+                row = conn.execute(CURRENT_BY_RID, (key,)).fetchone()
+                if row is not None:
+                    versions.append(row_to_version(row))
+            return SearchResult(versions=versions, total=len(rids))
+
+        return await self._in_reader(work)
+
+    # writes ------------------------------------------------------------------------------
+
+    async def run(self, ctx: RequestContext, job: Callable[[Transaction], Awaitable[T]]) -> T:
+        assert self._writer is not None, "storage not started"
+        result: T = await self._writer.submit(ctx, job)
+        return result
+
+    async def outbox_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
+        def work(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(
+                "SELECT seq, type, id, version, method, at, principal, organisation"
+                " FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                (seq, limit),
+            ).fetchall()
+            keys = ("seq", "type", "id", "version", "method", "at", "principal", "organisation")
+            return [dict(zip(keys, row, strict=True)) for row in rows]
+
+        return await self._in_reader(work)

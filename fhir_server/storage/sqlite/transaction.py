@@ -1,0 +1,169 @@
+"""A job's view of the store inside the writer's open transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from fhir_server.definitions import Definitions
+from fhir_server.search.criteria import parse_criteria
+from fhir_server.search.index import IndexEntries
+from fhir_server.search.indexer import Indexer
+from fhir_server.storage.clock import MonotonicClock
+from fhir_server.storage.port import Criteria, RequestContext, StoredVersion
+from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, CURRENT_BY_RID, row_to_version
+from fhir_server.storage.sqlite.search_sql import compile_plan
+
+INDEX_TABLES = (
+    "idx_string",
+    "idx_token",
+    "idx_reference",
+    "idx_date",
+    "idx_number",
+    "idx_quantity",
+    "idx_uri",
+)
+
+
+class SqliteTransaction:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        context: RequestContext,
+        definitions: Definitions,
+        indexer: Indexer,
+        clock: MonotonicClock,
+    ) -> None:
+        self._conn = conn
+        self._context = context
+        self._definitions = definitions
+        self._indexer = indexer
+        self._clock = clock
+
+    async def read(self, resource_type: str, rid: str) -> StoredVersion | None:
+        row = self._conn.execute(CURRENT_BY_KEY, (resource_type, rid)).fetchone()
+        return None if row is None else row_to_version(row)
+
+    async def find(self, resource_type: str, criteria: Criteria) -> list[StoredVersion]:
+        sql, args = compile_plan(parse_criteria(self._definitions, resource_type, criteria))
+        rids = [r[0] for r in self._conn.execute(sql, args).fetchall()]
+        out = []
+        for rid in rids:
+            row = self._conn.execute(CURRENT_BY_RID, (rid,)).fetchone()
+            if row is not None:
+                out.append(row_to_version(row))
+        return out
+
+    async def write(
+        self, resource_type: str, rid: str, resource: dict[str, Any] | None, method: str
+    ) -> StoredVersion:
+        conn = self._conn
+        current = conn.execute(
+            "SELECT rid, version FROM resource WHERE type = ? AND id = ?", (resource_type, rid)
+        ).fetchone()
+        version = 1 if current is None else current[1] + 1
+        now = self._clock.now()
+        data: bytes | None = None
+        if resource is not None:
+            meta = resource.get("meta")
+            if not isinstance(meta, dict):
+                meta = {}
+            meta["versionId"] = str(version)
+            meta["lastUpdated"] = now
+            # meta sits after id, as the JSON representation orders it
+            ordered = {k: v for k, v in resource.items() if k in ("resourceType", "id")}
+            ordered["meta"] = meta
+            ordered.update((k, v) for k, v in resource.items() if k not in ordered)
+            resource.clear()
+            resource.update(ordered)
+            data = orjson.dumps(resource)
+        deleted = 1 if resource is None else 0
+        if current is None:
+            key = conn.execute(
+                "INSERT INTO resource (type, id, version, seq, deleted) VALUES (?, ?, ?, 0, ?)",
+                (resource_type, rid, version, deleted),
+            ).lastrowid
+        else:
+            key = current[0]
+            for table in INDEX_TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE rid = ?", (key,))
+        seq = conn.execute(
+            "INSERT INTO version (rid, type, id, version, last_updated, method, deleted, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, resource_type, rid, version, now, method, deleted, data),
+        ).lastrowid
+        conn.execute(
+            "UPDATE resource SET version = ?, seq = ?, deleted = ? WHERE rid = ?",
+            (version, seq, deleted, key),
+        )
+        if resource is not None:
+            _insert_index(conn, key, resource_type, self._indexer.extract(resource))
+        conn.execute(
+            "INSERT INTO outbox (seq, type, id, version, method, at, principal, organisation)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                seq,
+                resource_type,
+                rid,
+                version,
+                method,
+                now,
+                self._context.principal,
+                self._context.organisation,
+            ),
+        )
+        return StoredVersion(
+            resource_type=resource_type,
+            id=rid,
+            version_id=version,
+            last_updated=now,
+            deleted=bool(deleted),
+            method=method,
+            data=data,
+            seq=seq or 0,
+        )
+
+
+def _insert_index(
+    conn: sqlite3.Connection, key: int | None, rtype: str, entries: IndexEntries
+) -> None:
+    if entries.strings:
+        conn.executemany(
+            "INSERT INTO idx_string (rid, type, param, value, exact) VALUES (?, ?, ?, ?, ?)",
+            [(key, rtype, *row) for row in entries.strings],
+        )
+    if entries.tokens:
+        conn.executemany(
+            "INSERT INTO idx_token (rid, type, param, system, code, text)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(key, rtype, *row) for row in entries.tokens],
+        )
+    if entries.references:
+        conn.executemany(
+            "INSERT INTO idx_reference (rid, type, param, target_type, target_id, url)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(key, rtype, *row) for row in entries.references],
+        )
+    if entries.dates:
+        conn.executemany(
+            "INSERT INTO idx_date (rid, type, param, low, high) VALUES (?, ?, ?, ?, ?)",
+            [(key, rtype, *row) for row in entries.dates],
+        )
+    if entries.numbers:
+        conn.executemany(
+            "INSERT INTO idx_number (rid, type, param, low, high) VALUES (?, ?, ?, ?, ?)",
+            [(key, rtype, *row) for row in entries.numbers],
+        )
+    if entries.quantities:
+        conn.executemany(
+            "INSERT INTO idx_quantity (rid, type, param, low, high, system, code)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(key, rtype, *row) for row in entries.quantities],
+        )
+    if entries.uris:
+        conn.executemany(
+            "INSERT INTO idx_uri (rid, type, param, value) VALUES (?, ?, ?, ?)",
+            [(key, rtype, *row) for row in entries.uris],
+        )

@@ -1,0 +1,149 @@
+"""The single writer thread: serialises jobs and commits them in groups.
+
+SQLite allows one writer at a time; funnelling every change through one thread that takes
+all waiting jobs into one commit (each job in its own SAVEPOINT) is the fast design on
+SQLite: one fsync-bearing commit for many jobs, and no lock contention. A job's result is
+handed back only after its group has committed, so a client never sees an acknowledged
+write that could still be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from fhir_server.outcome import FhirError, Issue
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[Any], Awaitable[Any]]
+_STOP = object()
+
+
+def drive(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a job coroutine that only awaits transaction calls (which never suspend)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        return finished.value
+    coroutine.close()
+    raise RuntimeError("a storage job awaited something outside its transaction")
+
+
+class _Pending:
+    __slots__ = ("context", "future", "job", "loop")
+
+    def __init__(
+        self, job: Job, context: Any, future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.job = job
+        self.context = context
+        self.future = future
+        self.loop = loop
+
+
+def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
+class Writer:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        make_transaction: Callable[[sqlite3.Connection, Any], Any],
+        group_max: int,
+    ) -> None:
+        self._conn = conn
+        self._make_transaction = make_transaction
+        self._group_max = group_max
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
+        self.on_commit: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
+
+    def submit(self, context: Any, job: Job) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Pending(job, context, future, loop))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            group = [first]
+            stopping = False
+            while len(group) < self._group_max:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                group.append(item)
+            self._commit_group(group)
+            if stopping:
+                return
+
+    def _commit_group(self, group: list[_Pending]) -> None:
+        conn = self._conn
+        outcomes: list[tuple[_Pending, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            log.exception("could not begin a write transaction")
+            failure = _unavailable(exc)
+            for pending in group:
+                pending.loop.call_soon_threadsafe(_settle, pending.future, None, failure)
+            return
+        for pending in group:
+            conn.execute("SAVEPOINT job")
+            try:
+                tx = self._make_transaction(conn, pending.context)
+                result = drive(pending.job(tx))  # type: ignore[arg-type]
+            except BaseException as exc:  # the job's own error: undo only this job
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                if not isinstance(exc, FhirError):
+                    log.exception("storage job failed")
+                outcomes.append((pending, None, exc))
+            else:
+                conn.execute("RELEASE job")
+                outcomes.append((pending, result, None))
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.exception("group commit failed")
+            conn.execute("ROLLBACK")
+            failure = _unavailable(exc)
+            outcomes = [(pending, None, failure) for pending, _, _ in outcomes]
+        for pending, result, exc in outcomes:
+            pending.loop.call_soon_threadsafe(_settle, pending.future, result, exc)
+        if self.on_commit is not None:
+            self.on_commit()
+
+
+def _unavailable(exc: Exception) -> FhirError:
+    return FhirError(
+        503,
+        [Issue("error", "transient", f"the store could not commit the change: {exc}")],
+        {"Retry-After": "1"},
+    )

@@ -1,0 +1,77 @@
+"""FHIR JSON rules the JSON schema does not express.
+
+- no empty objects or arrays, and no null except as a placeholder inside the
+  array of a primitive's `_name` sibling (json.html#primitive);
+- a primitive array and its `_name` array have the same length, and a `_name` array
+  holds objects or null;
+- resource ids and `id` of elements are valid ids.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fhir_server.outcome import Issue
+
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def check_json_rules(resource: dict[str, Any], resource_type: str) -> list[Issue]:
+    issues: list[Issue] = []
+    _check_object(resource, resource_type, issues)
+    return issues
+
+
+def _check_object(node: dict[str, Any], where: str, issues: list[Issue]) -> None:
+    if not node:
+        issues.append(Issue("error", "structure", "an object must not be empty", (where,)))
+        return
+    for key, value in node.items():
+        path = f"{where}.{key}"
+        if value is None:
+            issues.append(Issue("error", "structure", "null is not a valid value", (path,)))
+        elif isinstance(value, dict):
+            _check_object(value, path, issues)
+        elif isinstance(value, list):
+            _check_array(node, key, value, path, issues)
+
+
+def _check_array(
+    owner: dict[str, Any], key: str, items: list[Any], path: str, issues: list[Issue]
+) -> None:
+    if not items:
+        issues.append(Issue("error", "structure", "an array must not be empty", (path,)))
+        return
+    is_extension_array = key.startswith("_")
+    if is_extension_array:
+        primitives = owner.get(key[1:])
+        if isinstance(primitives, list) and len(primitives) != len(items):
+            issues.append(
+                Issue(
+                    "error",
+                    "structure",
+                    f"'{key}' must have as many items as '{key[1:]}'",
+                    (path,),
+                )
+            )
+    all_null = True
+    for index, item in enumerate(items):
+        item_path = f"{path}[{index}]"
+        if item is None:
+            if not is_extension_array and not isinstance(owner.get("_" + key), list):
+                issues.append(
+                    Issue("error", "structure", "null is not a valid value", (item_path,))
+                )
+            continue
+        all_null = False
+        if isinstance(item, dict):
+            _check_object(item, item_path, issues)
+        elif isinstance(item, list):
+            issues.append(Issue("error", "structure", "arrays cannot nest", (item_path,)))
+    if all_null:
+        issues.append(Issue("error", "structure", "an array must not hold only null", (path,)))
+
+
+def is_valid_id(value: Any) -> bool:
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
