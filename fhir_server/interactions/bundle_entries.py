@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
-
+from fhir_server import fhirjson
 from fhir_server.interactions.incoming import (
     check_id,
     check_resource,
@@ -105,8 +104,8 @@ def plan_entry(runtime: Runtime, index: int, entry: Any, base: str) -> EntryPlan
             raise _at_entry(exc, where) from exc
         if method == "PUT" and rid is not None and plan.resource.get("id") != rid:
             raise bad_request(
-                    f"The resource id must equal the URL id '{rid}'", f"{where}.resource.id"
-                )
+                f"The resource id must equal the URL id '{rid}'", f"{where}.resource.id"
+            )
     elif method == "PATCH":
         if rid is None:
             raise bad_request("PATCH needs Type/id", f"{where}.request.url")
@@ -123,8 +122,8 @@ def _patch_body(body: Any, where: str) -> tuple[str, Any]:
         if body.get("contentType", "").split(";")[0].strip() != "application/json-patch+json":
             raise bad_request("A Binary patch must be application/json-patch+json", where)
         try:
-            return JSON_PATCH, orjson.loads(base64.b64decode(body.get("data", "")))
-        except (ValueError, orjson.JSONDecodeError) as exc:
+            return JSON_PATCH, fhirjson.loads(base64.b64decode(body.get("data", "")))
+        except ValueError as exc:
             raise bad_request(f"The Binary does not hold a JSON Patch: {exc}", where) from exc
     raise bad_request("A PATCH entry holds a Parameters or a JSON Patch Binary", where)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from fhir_server import fhirjson
 from fhir_server.interactions.incoming import check_resource
 from fhir_server.interactions.result import WriteResult
 from fhir_server.interactions.update import update_in
@@ -32,7 +31,7 @@ async def patch_in(
         raise not_found(f"{resource_type}/{rid} is not known")
     if current.deleted or current.data is None:
         raise gone(f"{resource_type}/{rid} was deleted")
-    resource = orjson.loads(current.data)
+    resource = fhirjson.loads(current.data)
     try:
         if kind == JSON_PATCH:
             patched = apply_json_patch(resource, body)

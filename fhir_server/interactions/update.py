@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from fhir_server import fhirjson
 from fhir_server.interactions.incoming import criteria_issue, new_id
 from fhir_server.interactions.result import WriteResult
 from fhir_server.outcome import FhirError, bad_request, error, precondition_failed
@@ -16,7 +15,7 @@ def _same_content(current: StoredVersion, resource: dict[str, Any]) -> bool:
     """True when the new resource equals the current version apart from its version meta."""
     if current.deleted or current.data is None:
         return False
-    old = orjson.loads(current.data)
+    old = fhirjson.loads(current.data)
     return _without_version_meta(old) == _without_version_meta(resource)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
+from fhir_server import fhirjson
 from fhir_server.outcome import FhirError, Issue, bad_request, error
 
 FHIR_JSON = "application/fhir+json"
@@ -100,8 +100,8 @@ async def read_json_body(request: Request, max_bytes: int) -> tuple[str, Any]:
     if not raw.strip():
         raise bad_request("The request has no body")
     try:
-        return kind, orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        return kind, fhirjson.loads(raw)
+    except ValueError as exc:
         raise bad_request(f"The body is not valid JSON: {exc}") from exc
 
 

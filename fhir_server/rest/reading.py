@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fhir_server import fhirjson
 from fhir_server.rest.common import Call
 from fhir_server.rest.responses import etag, json_response, raw_response, version_headers
 from fhir_server.rest.shaping import select_elements, summarize
@@ -23,7 +23,7 @@ def stored_response(request: Request, call: Call, version: StoredVersion) -> Res
     elements = query.get("_elements")
     if summary is None and elements is None:
         return raw_response(version.data, call.negotiated, 200, headers)
-    resource = orjson.loads(version.data)
+    resource = fhirjson.loads(version.data)
     definitions = call.runtime.definitions
     if summary is not None:
         resource = summarize(definitions, resource, summary)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from email.utils import format_datetime
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fhir_server import fhirjson
 from fhir_server.outcome import FhirError
 from fhir_server.rest.negotiation import FHIR_JSON, Negotiated
 from fhir_server.storage.clock import parse_instant
@@ -22,7 +22,7 @@ def base_url(request: Request, configured: str) -> str:
 
 
 def dumps(value: Any, pretty: bool) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2 if pretty else 0)
+    return fhirjson.dumps(value, pretty)
 
 
 def media_header(media_type: str) -> str:
@@ -47,7 +47,7 @@ def raw_response(
     body: bytes, negotiated: Negotiated, status: int, headers: dict[str, str]
 ) -> Response:
     if negotiated.pretty:
-        body = orjson.dumps(orjson.loads(body), option=orjson.OPT_INDENT_2)
+        body = fhirjson.dumps(fhirjson.loads(body), pretty=True)
     return Response(
         body, status_code=status, headers=headers, media_type=media_header(negotiated.media_type)
     )

@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
+from fhir_server import fhirjson
 from fhir_server.outcome import Issue
 from fhir_server.validation.json_rules import check_json_rules
 from fhir_server.validation.schema_fixes import fix_schema
@@ -53,6 +54,10 @@ class StructureValidator:
         resource_type = resource["resourceType"]
         issues = check_json_rules(resource, resource_type)
         validator = self._validator(resource_type)
+        if validator.is_valid(resource):
+            return issues
+        # the schema library takes only plain floats: check precise decimals as floats
+        resource = fhirjson.plain(resource)
         if not validator.is_valid(resource):
             seen = {i.expression for i in issues}
             for err in validator.iter_errors(resource):

@@ -157,3 +157,26 @@ def test_no_op_update_keeps_version(client: TestClient) -> None:
     again = client.put("/Patient/p1", json=patient(id="p1"))
     assert again.status_code == 200
     assert again.json()["meta"]["versionId"] == "1"
+
+
+def test_decimal_precision_is_kept(client: TestClient) -> None:
+    body = (
+        b'{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"Vikt"},'
+        b'"valueQuantity":{"value":72.50,"unit":"kg"},'
+        b'"referenceRange":[{"low":{"value":1e1},"high":{"value":0.10000000000000000001}}]}'
+    )
+    response = client.put(
+        "/Observation/o1", content=body, headers={"Content-Type": "application/fhir+json"}
+    )
+    assert response.status_code == 201, response.text
+    for raw in (response.content, client.get("/Observation/o1").content):
+        assert b'"value":72.50' in raw
+        assert b'"value":1e1' in raw
+        assert b'"value":0.10000000000000000001' in raw
+    invalid = client.put(
+        "/Observation/o2",
+        content=body.replace(b'"o1"', b'"o2"').replace(b'"final"', b'"done"'),
+        headers={"Content-Type": "application/fhir+json"},
+    )
+    assert invalid.status_code == 400
+    assert invalid.json()["issue"][0]["expression"] == ["Observation.status"]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-import orjson
-
+from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.index import IndexEntries
@@ -78,7 +77,7 @@ class SqliteTransaction:
             ordered.update((k, v) for k, v in resource.items() if k not in ordered)
             resource.clear()
             resource.update(ordered)
-            data = orjson.dumps(resource)
+            data = fhirjson.dumps(resource)
         deleted = 1 if resource is None else 0
         if current is None:
             key = conn.execute(

@@ -56,6 +56,13 @@ def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None)
         future.set_result(result)
 
 
+def _deliver(pending: _Pending, result: Any, exc: BaseException | None) -> None:
+    try:
+        pending.loop.call_soon_threadsafe(_settle, pending.future, result, exc)
+    except RuntimeError:  # the caller's event loop has closed: nobody is waiting
+        log.debug("result of a storage job dropped: its event loop is closed")
+
+
 class Writer:
     def __init__(
         self,
@@ -103,6 +110,11 @@ class Writer:
             if stopping:
                 return
 
+    @staticmethod
+    def _fail_all(group: list[_Pending], failure: FhirError) -> None:
+        for pending in group:
+            _deliver(pending, None, failure)
+
     def _commit_group(self, group: list[_Pending]) -> None:
         conn = self._conn
         outcomes: list[tuple[_Pending, Any, BaseException | None]] = []
@@ -110,9 +122,7 @@ class Writer:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             log.exception("could not begin a write transaction")
-            failure = _unavailable(exc)
-            for pending in group:
-                pending.loop.call_soon_threadsafe(_settle, pending.future, None, failure)
+            self._fail_all(group, _unavailable(exc))
             return
         for pending in group:
             conn.execute("SAVEPOINT job")
@@ -120,28 +130,34 @@ class Writer:
                 tx = self._make_transaction(conn, pending.context)
                 result = drive(pending.job(tx))  # type: ignore[arg-type]
             except BaseException as exc:  # the job's own error: undo only this job
-                conn.execute("ROLLBACK TO job")
-                conn.execute("RELEASE job")
                 if not isinstance(exc, FhirError):
                     log.exception("storage job failed")
+                if not conn.in_transaction:
+                    # SQLite itself aborted the whole transaction (disk full, I/O error):
+                    # every job of the group is lost, none may be reported as stored.
+                    self._fail_all(group, _unavailable(exc))
+                    return
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
                 outcomes.append((pending, None, exc))
             else:
                 conn.execute("RELEASE job")
                 outcomes.append((pending, result, None))
         try:
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except sqlite3.Error as commit_error:
             log.exception("group commit failed")
-            conn.execute("ROLLBACK")
-            failure = _unavailable(exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = _unavailable(commit_error)
             outcomes = [(pending, None, failure) for pending, _, _ in outcomes]
-        for pending, result, exc in outcomes:
-            pending.loop.call_soon_threadsafe(_settle, pending.future, result, exc)
+        for pending, result, problem in outcomes:
+            _deliver(pending, result, problem)
         if self.on_commit is not None:
             self.on_commit()
 
 
-def _unavailable(exc: Exception) -> FhirError:
+def _unavailable(exc: BaseException) -> FhirError:
     return FhirError(
         503,
         [Issue("error", "transient", f"the store could not commit the change: {exc}")],
