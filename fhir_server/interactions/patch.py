@@ -9,7 +9,12 @@ from fhir_server.interactions.incoming import check_resource
 from fhir_server.interactions.result import WriteResult
 from fhir_server.interactions.update import update_in
 from fhir_server.outcome import FhirError, bad_request, error, gone, not_found
-from fhir_server.patch import PatchError, apply_fhirpath_patch, apply_json_patch
+from fhir_server.patch import (
+    MalformedPatchError,
+    PatchError,
+    apply_fhirpath_patch,
+    apply_json_patch,
+)
 from fhir_server.runtime import Runtime
 from fhir_server.storage.port import Transaction
 
@@ -38,7 +43,9 @@ async def patch_in(
         else:
             if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
                 raise bad_request("A FHIRPath Patch body must be a Parameters resource")
-            patched = apply_fhirpath_patch(resource, body)
+            patched = apply_fhirpath_patch(resource, body, runtime.definitions)
+    except MalformedPatchError as exc:
+        raise bad_request(f"The patch document is malformed: {exc}") from exc
     except PatchError as exc:
         raise error(422, "processing", f"The patch could not be applied: {exc}") from exc
     if patched.get("id") != rid or patched.get("resourceType") != resource_type:

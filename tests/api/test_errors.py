@@ -88,3 +88,24 @@ def test_bad_if_match(client: TestClient) -> None:
 def test_invalid_id_in_url(client: TestClient) -> None:
     response = client.put("/Patient/bad_id!", json=patient(id="bad_id!"))
     assert response.status_code == 400
+
+
+def test_unexpected_exception_becomes_500_outcome(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fhir_server.app import create_app
+    from fhir_server.config import Settings
+
+    app = create_app(Settings(data_dir=tmp_path))
+
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    app.add_api_route("/_boom", boom)
+    app.router.routes.insert(0, app.router.routes.pop())  # before the {type} patterns
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.get("/_boom")
+    assert response.status_code == 500
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["severity"] == "fatal"
+    assert "boom" not in outcome["issue"][0]["diagnostics"]  # no internals leak
