@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_VARIABLE = "FHIR_SERVER_CONFIG"
 
 
 class Settings(BaseSettings):
+    """Defaults run a complete server. Precedence: arguments, FHIR_SERVER_* environment
+    variables, then the TOML file named by FHIR_SERVER_CONFIG (keys as the field names)."""
+
     model_config = SettingsConfigDict(env_prefix="FHIR_SERVER_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
 
     host: str = "127.0.0.1"
     port: int = 8080
