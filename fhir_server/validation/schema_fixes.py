@@ -4,7 +4,9 @@ The schema ships as HL7 published it; these fixes are applied when it is loaded,
 valid R4 JSON is not rejected:
 1. `fhirVersion` enums stop at 4.0.0: add 4.0.1.
 2. canonical elements lack their `_name` sibling for primitive extensions: add it.
-3. the string pattern rejects a non-breaking space: accept any non-empty string.
+3. patterns use \\s and \\S as the XML Schema regular expressions of the specification
+   mean them (space, tab, CR, LF only); the schema library reads them as Unicode classes
+   and so rejects a non-breaking space in a string or at the end of a code.
 """
 
 from __future__ import annotations
@@ -13,6 +15,19 @@ from typing import Any
 
 _STRING_PATTERN = "^[ \\r\\n\\t\\S]+$"
 _NON_EMPTY = "^[\\s\\S]+$"
+_XML_SPACE = "[ \\t\\n\\r]"
+_XML_NON_SPACE = "[^ \\t\\n\\r]"
+
+
+def xml_schema_pattern(pattern: str) -> str:
+    """Rewrite a pattern's \\s and \\S to XML Schema's four whitespace characters."""
+    if pattern == _STRING_PATTERN:
+        return _NON_EMPTY
+    return (
+        pattern.replace("[^\\s]", _XML_NON_SPACE)
+        .replace("\\s", _XML_SPACE)
+        .replace("\\S", _XML_NON_SPACE)
+    )
 
 
 def fix_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -27,8 +42,9 @@ def _walk(node: Any) -> None:
         enum = node.get("enum")
         if isinstance(enum, list) and "4.0.0" in enum and "4.0.1" not in enum:
             enum.append("4.0.1")
-        if node.get("pattern") == _STRING_PATTERN:
-            node["pattern"] = _NON_EMPTY
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and "\\s" in pattern.lower():
+            node["pattern"] = xml_schema_pattern(pattern)
         for value in node.values():
             _walk(value)
     elif isinstance(node, list):

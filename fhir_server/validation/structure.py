@@ -54,20 +54,27 @@ class StructureValidator:
         resource_type = resource["resourceType"]
         issues = check_json_rules(resource, resource_type)
         validator = self._validator(resource_type)
-        if validator.is_valid(resource):
+        try:
+            valid = validator.is_valid(resource)
+        except ValueError:
+            # the schema library takes only plain floats: check precise decimals as floats
+            resource = fhirjson.plain(resource)
+            valid = validator.is_valid(resource)
+        if valid:
             return issues
-        # the schema library takes only plain floats: check precise decimals as floats
-        resource = fhirjson.plain(resource)
-        if not validator.is_valid(resource):
-            seen = {i.expression for i in issues}
-            for err in validator.iter_errors(resource):
-                where = list(err.instance_path)
-                unexpected = getattr(err.kind, "unexpected", None)
-                paths = [[*where, name] for name in unexpected] if unexpected else [where]
-                for path in paths:
-                    expression = (expression_of(resource_type, path),)
-                    if expression not in seen:
-                        issues.append(Issue("error", "structure", _message(err), expression))
+        try:
+            errors = list(validator.iter_errors(resource))
+        except ValueError:
+            errors = list(validator.iter_errors(fhirjson.plain(resource)))
+        seen = {i.expression for i in issues}
+        for err in errors:
+            where = list(err.instance_path)
+            unexpected = getattr(err.kind, "unexpected", None)
+            paths = [[*where, name] for name in unexpected] if unexpected else [where]
+            for path in paths:
+                expression = (expression_of(resource_type, path),)
+                if expression not in seen:
+                    issues.append(Issue("error", "structure", _message(err), expression))
         return issues
 
 

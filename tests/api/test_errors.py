@@ -109,3 +109,4 @@ def test_unexpected_exception_becomes_500_outcome(tmp_path) -> None:  # type: ig
     assert outcome["resourceType"] == "OperationOutcome"
     assert outcome["issue"][0]["severity"] == "fatal"
     assert "boom" not in outcome["issue"][0]["diagnostics"]  # no internals leak
+
