@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,44 +27,44 @@ def expression_of(resource_type: str, path: list[str | int] | tuple[str | int, .
 
 
 class StructureValidator:
-    """One compiled schema validator per resource type, compiled on first use."""
+    """The whole schema compiled once, dispatching on resourceType.
+
+    The official schema picks the type with a `oneOf` over all 146 resource types, which
+    validates against every one of them and reports noise; compiling one schema per type
+    instead costs ~0.1 s per type. One draft-7 schema with an `if resourceType = X then X`
+    per type compiles once and checks a Patient in ~12 µs with the type's own errors."""
 
     def __init__(self, schema_path: Path = SCHEMA_PATH) -> None:
-        self._schema = fix_schema(orjson.loads(gzip.decompress(schema_path.read_bytes())))
-        self._schema.pop("oneOf", None)
-        self._schema.pop("discriminator", None)
-        self._validators: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def _validator(self, resource_type: str) -> Any:
-        validator = self._validators.get(resource_type)
-        if validator is None:
-            with self._lock:
-                validator = self._validators.get(resource_type)
-                if validator is None:
-                    schema = dict(self._schema)
-                    schema["$ref"] = f"#/definitions/{resource_type}"
-                    validator = jsonschema_rs.Draft6Validator(schema)
-                    self._validators[resource_type] = validator
-        return validator
+        schema = fix_schema(orjson.loads(gzip.decompress(schema_path.read_bytes())))
+        types = [branch["$ref"].rsplit("/", 1)[1] for branch in schema.pop("oneOf")]
+        schema.pop("discriminator", None)
+        schema.pop("$schema", None)
+        schema["allOf"] = [
+            {
+                "if": {"properties": {"resourceType": {"const": rtype}}},
+                "then": {"$ref": f"#/definitions/{rtype}"},
+            }
+            for rtype in types
+        ]
+        self._validator = jsonschema_rs.Draft7Validator(schema)
 
     def validate(self, resource: dict[str, Any]) -> list[Issue]:
         """Issues (errors) of a resource whose resourceType is already known to be valid."""
         resource_type = resource["resourceType"]
         issues = check_json_rules(resource, resource_type)
-        validator = self._validator(resource_type)
+        validator = self._validator
         try:
-            valid = validator.is_valid(resource)
+            if validator.is_valid(resource):
+                return issues
         except ValueError:
-            # the schema library takes only plain floats: check precise decimals as floats
-            resource = fhirjson.plain(resource)
-            valid = validator.is_valid(resource)
-        if valid:
+            pass
+        # The schema library takes plain floats only: a precise Decimal makes it fail (or
+        # raise), so a negative answer is checked again on a plain copy. A positive answer
+        # stands (the schema has no `not`, so a Decimal cannot turn a failure into success).
+        plain = fhirjson.plain(resource)
+        if validator.is_valid(plain):
             return issues
-        try:
-            errors = list(validator.iter_errors(resource))
-        except ValueError:
-            errors = list(validator.iter_errors(fhirjson.plain(resource)))
+        errors = list(validator.iter_errors(plain))
         seen = {i.expression for i in issues}
         for err in errors:
             where = list(err.instance_path)
