@@ -1,0 +1,356 @@
+"""Search criteria (`name=value` pairs of a query) parsed into a Plan.
+
+Used for the criteria of conditional create/update/delete and of searches. Follows
+search.html of R4: a repeated parameter is AND, comma-separated values are OR (`\\,` is a
+literal comma), `:modifier` after the name, `prefix` before date, number and quantity values.
+Anything not understood is an error naming the parameter (400), never silently ignored: a
+criterion dropped from a conditional delete would delete more than was asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, Literal
+
+from fhir_server.definitions import Definitions
+from fhir_server.outcome import FhirError, bad_request
+from fhir_server.search.dates import date_range
+from fhir_server.search.numbers import implied_range, parse_decimal
+from fhir_server.search.plan import (
+    PREFIXES,
+    Clause,
+    DateClause,
+    DateRange,
+    IdClause,
+    IndexKind,
+    LastUpdatedClause,
+    MissingClause,
+    NumberClause,
+    NumberRange,
+    Plan,
+    Prefix,
+    QuantityClause,
+    QuantityMatch,
+    ReferenceClause,
+    ReferenceMatch,
+    StringClause,
+    StringMatch,
+    TokenClause,
+    TokenMatch,
+    UriClause,
+    UriMatch,
+)
+from fhir_server.search.references import is_valid_id, local_target
+from fhir_server.search.text import normalise
+
+# parameters that shape the result rather than select resources (search.html#return)
+RESULT_PARAMETERS = frozenset(
+    {
+        "_count",
+        "_sort",
+        "_include",
+        "_revinclude",
+        "_summary",
+        "_elements",
+        "_total",
+        "_contained",
+        "_containedType",
+    }
+)
+# parameters of the HTTP exchange, not of the search
+IGNORED_PARAMETERS = frozenset({"_format", "_pretty"})
+
+_INDEX_KINDS: dict[str, IndexKind] = {
+    "string": "string",
+    "token": "token",
+    "reference": "reference",
+    "date": "date",
+    "number": "number",
+    "quantity": "quantity",
+    "uri": "uri",
+}
+
+
+def parse_criteria(
+    definitions: Definitions,
+    resource_type: str,
+    criteria: Sequence[tuple[str, str]],
+    *,
+    base_url: str | None = None,
+) -> Plan:
+    """The plan of `criteria` (query name/value pairs, decoded) on `resource_type`.
+
+    Raises FhirError 400 for an unknown parameter, a modifier the parameter does not have or
+    this server does not support, a malformed value, a result parameter (_count, _sort, ...)
+    and for chaining and _has (not supported yet). `base_url` makes absolute references to
+    this server match as local ones.
+    """
+    if resource_type not in definitions.resource_types:
+        raise bad_request(f"Unknown resource type '{resource_type}'")
+    params = definitions.search_params_for(resource_type)
+    context = _Context(definitions, resource_type, base_url)
+    clauses: list[Clause] = []
+    for name, value in criteria:
+        code, _, modifier = name.partition(":")
+        if code in IGNORED_PARAMETERS:
+            continue
+        if code in RESULT_PARAMETERS:
+            raise bad_request(
+                f"'{name}' controls how results are returned; it is not a search criterion"
+                " and cannot be used here",
+                name,
+            )
+        if code == "_has":
+            raise bad_request(f"'{name}': reverse chaining (_has) is not supported yet", name)
+        if "." in code or "." in modifier:
+            raise bad_request(f"'{name}': chained parameters are not supported yet", name)
+        definition = params.get(code)
+        if definition is None:
+            raise bad_request(f"Unknown search parameter '{code}' for {resource_type}", name)
+        if value == "":
+            raise bad_request(f"Search parameter '{name}' has no value", name)
+        clauses.append(context.clause(name, code, modifier, value, definition))
+    return Plan(resource_type, tuple(clauses))
+
+
+class _Context:
+    def __init__(self, definitions: Definitions, resource_type: str, base_url: str | None):
+        self.definitions = definitions
+        self.resource_type = resource_type
+        self.base_url = base_url
+
+    def clause(
+        self, name: str, code: str, modifier: str, value: str, definition: dict[str, Any]
+    ) -> Clause:
+        kind = definition.get("type")
+        if code == "_id":
+            return _id_clause(name, modifier, value)
+        if code == "_lastUpdated":
+            if modifier:
+                raise _bad_modifier(name, modifier, "_lastUpdated")
+            return LastUpdatedClause(tuple(_date(name, v) for v in _values(name, value)))
+        if kind in ("composite", "special") or not definition.get("expression"):
+            raise bad_request(f"Search parameter '{code}' ({kind}) is not supported yet", name)
+        index_kind = _INDEX_KINDS.get(str(kind))
+        if index_kind is None:
+            raise bad_request(f"Search parameter '{code}' has an unknown type {kind}", name)
+        if modifier == "missing":
+            return MissingClause(code, index_kind, _boolean(name, value))
+        if index_kind == "string":
+            return _string_clause(name, code, modifier, value)
+        if index_kind == "token":
+            return _token_clause(name, code, modifier, value)
+        if index_kind == "reference":
+            return self.reference_clause(name, code, modifier, value, definition)
+        if modifier:
+            if index_kind == "uri" and modifier in ("below", "above"):
+                mode: Literal["below", "above"] = "below" if modifier == "below" else "above"
+                return UriClause(code, tuple(UriMatch(mode, v) for v in _values(name, value)))
+            raise _bad_modifier(name, modifier, index_kind)
+        if index_kind == "uri":
+            return UriClause(code, tuple(UriMatch("exact", v) for v in _values(name, value)))
+        if index_kind == "date":
+            return DateClause(code, tuple(_date(name, v) for v in _values(name, value)))
+        if index_kind == "number":
+            return NumberClause(code, tuple(_number(name, v) for v in _values(name, value)))
+        return QuantityClause(code, tuple(_quantity(name, raw) for raw in _split(value, ",")))
+
+    def reference_clause(
+        self, name: str, code: str, modifier: str, value: str, definition: dict[str, Any]
+    ) -> ReferenceClause:
+        targets = [t for t in definition.get("target", []) if isinstance(t, str)]
+        resource_types = self.definitions.resource_types
+        if modifier and modifier not in resource_types:
+            if modifier in ("identifier", "above", "below"):
+                raise bad_request(f"Modifier ':{modifier}' of '{code}' is not supported yet", name)
+            raise _bad_modifier(name, modifier, "reference")
+        if modifier and targets and modifier not in targets:
+            raise bad_request(
+                f"'{code}' cannot refer to a {modifier} (it refers to {', '.join(targets)})",
+                name,
+            )
+        matches: list[ReferenceMatch] = []
+        for text in _values(name, value):
+            if modifier:
+                if "/" in text:
+                    kind, rid = local_target(text, resource_types, self.base_url)
+                    if kind != modifier or rid is None:
+                        raise bad_request(
+                            f"'{text}' does not refer to a resource of type {modifier}", name
+                        )
+                elif not is_valid_id(text):
+                    raise bad_request(f"'{text}' is not a resource id", name)
+                else:
+                    rid = text
+                matches.append(ReferenceMatch(modifier, rid))
+                continue
+            matches.append(self.reference(name, text, targets))
+        return ReferenceClause(code, tuple(matches))
+
+    def reference(self, name: str, text: str, targets: list[str]) -> ReferenceMatch:
+        resource_types = self.definitions.resource_types
+        if "://" in text or text.startswith("urn:"):
+            kind, rid = local_target(text, resource_types, self.base_url)
+            if rid is not None:
+                return ReferenceMatch(kind, rid)
+            return ReferenceMatch(url=text, any_version="|" not in text)
+        if "/" in text:
+            kind, rid = local_target(text, resource_types)
+            if rid is None:
+                raise bad_request(f"'{text}' is not a reference (Type/id)", name)
+            return ReferenceMatch(kind, rid)
+        if not is_valid_id(text):
+            raise bad_request(f"'{text}' is not a resource id", name)
+        return ReferenceMatch(targets[0] if len(targets) == 1 else None, text)
+
+
+def _bad_modifier(name: str, modifier: str, kind: str) -> FhirError:
+    return bad_request(f"Modifier ':{modifier}' is not supported for {kind} parameter", name)
+
+
+def _id_clause(name: str, modifier: str, value: str) -> IdClause:
+    if modifier not in ("", "not"):
+        raise _bad_modifier(name, modifier, "_id")
+    ids = tuple(_values(name, value))
+    for rid in ids:
+        if not is_valid_id(rid):
+            raise bad_request(f"'{rid}' is not a resource id", name)
+    return IdClause(ids, negate=modifier == "not")
+
+
+def _string_clause(name: str, code: str, modifier: str, value: str) -> StringClause:
+    values = _values(name, value)
+    if modifier == "":
+        return StringClause(code, tuple(StringMatch("starts", normalise(v)) for v in values))
+    if modifier == "exact":
+        return StringClause(code, tuple(StringMatch("exact", v) for v in values))
+    if modifier == "contains":
+        return StringClause(code, tuple(StringMatch("contains", normalise(v)) for v in values))
+    raise _bad_modifier(name, modifier, "string")
+
+
+def _token_clause(name: str, code: str, modifier: str, value: str) -> TokenClause:
+    if modifier == "text":
+        texts = _values(name, value)
+        return TokenClause(code, tuple(TokenMatch(text=normalise(t)) for t in texts))
+    if modifier in ("of-type", "in", "not-in", "above", "below"):
+        raise bad_request(f"Modifier ':{modifier}' of '{code}' is not supported yet", name)
+    if modifier not in ("", "not"):
+        raise _bad_modifier(name, modifier, "token")
+    matches = tuple(_token(name, raw) for raw in _split(value, ","))
+    return TokenClause(code, matches, negate=modifier == "not")
+
+
+def _token(name: str, raw: str) -> TokenMatch:
+    parts = _split(raw, "|")
+    if len(parts) == 1:
+        code = _unescape(parts[0])
+        if not code:
+            raise bad_request(f"'{name}' has an empty value", name)
+        return TokenMatch(code=code)
+    if len(parts) != 2:
+        raise bad_request(f"'{raw}' is not a token (code, system|code, |code or system|)", name)
+    system, code = _unescape(parts[0]), _unescape(parts[1])
+    if not system and not code:
+        raise bad_request(f"'{name}' has an empty token '|'", name)
+    if not system:
+        return TokenMatch(code=code, no_system=True)
+    return TokenMatch(system=system, code=code or None)
+
+
+def _boolean(name: str, value: str) -> bool:
+    if value not in ("true", "false"):
+        raise bad_request(f"'{name}' takes true or false, not '{value}'", name)
+    return value == "true"
+
+
+def _prefixed(text: str) -> tuple[Prefix, str]:
+    head = text[:2]
+    if head in PREFIXES and len(text) > 2:
+        return head, text[2:]  # type: ignore[return-value]
+    return "eq", text
+
+
+def _date(name: str, text: str) -> DateRange:
+    prefix, rest = _prefixed(text)
+    found = date_range(rest)
+    if found is None:
+        raise bad_request(f"'{text}' is not a date, dateTime or instant for '{name}'", name)
+    return DateRange(prefix, *found)
+
+
+def _number(name: str, text: str) -> NumberRange:
+    prefix, rest = _prefixed(text)
+    value = parse_decimal(rest)
+    if value is None:
+        raise bad_request(f"'{text}' is not a number for '{name}'", name)
+    return _number_range(prefix, value)
+
+
+def _number_range(prefix: Prefix, value: Decimal) -> NumberRange:
+    low, high = implied_range(value)
+    number = float(value)
+    if prefix == "ap":  # approximately: within 10 % of the value (search.html#prefix)
+        margin = abs(number) * 0.1
+        low, high = min(low, number - margin), max(high, number + margin)
+    return NumberRange(prefix, number, low, high)
+
+
+def _quantity(name: str, raw: str) -> QuantityMatch:
+    parts = [_unescape(p) for p in _split(raw, "|")]
+    if len(parts) not in (1, 3):
+        raise bad_request(f"'{raw}' is not a quantity (number or number|system|code)", name)
+    prefix, number_text = _prefixed(parts[0])
+    value = parse_decimal(number_text)
+    if value is None:
+        raise bad_request(f"'{parts[0]}' is not a number for '{name}'", name)
+    system, code = (parts[1] or None, parts[2] or None) if len(parts) == 3 else (None, None)
+    return QuantityMatch(_number_range(prefix, value), system, code)
+
+
+def _values(name: str, value: str) -> list[str]:
+    """The comma-separated alternatives of a value, unescaped; none may be empty."""
+    values = [_unescape(part) for part in _split(value, ",")]
+    if any(not v for v in values):
+        raise bad_request(f"'{name}' has an empty value in '{value}'", name)
+    return values
+
+
+def _split(text: str, separator: str) -> list[str]:
+    """Split at separators not escaped with a backslash; the escapes stay in the parts."""
+    parts: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for char in text:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            current.append(char)
+            escaped = True
+        elif char == separator:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    escaped = False
+    for char in text:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        else:
+            out.append(char)
+    if escaped:  # a trailing backslash stands for itself
+        out.append("\\")
+    return "".join(out)

@@ -1,0 +1,373 @@
+"""Index extraction: the search index rows of one resource, computed at write time.
+
+Every search parameter of the resource's type (its own and the Resource/DomainResource ones:
+_id, _lastUpdated, _tag, _profile, _security, _source) is evaluated from its FHIRPath
+expression, compiled once per resource type, and each value found becomes rows of its
+parameter type (search.html#ptypes):
+
+- string: a plain string, or every part of a HumanName/Address (and its text); stored
+  normalised (lower case, no accents: "Åsa" → "asa") and as written
+- token: Coding, CodeableConcept (each coding; its text alone if no coding), Identifier and
+  ContactPoint (system|value), code, boolean, string, id
+- reference: a Reference's literal reference; canonical and uri values
+- date: date, dateTime, instant, Period and Timing events as a UTC range (dates.py)
+- number, quantity: the range implied by the value's precision (numbers.py); quantities
+  with their system and code (the unit when there is no code), Money with its currency
+- uri: uri, url, canonical
+
+Composite parameters are not indexed yet: they come with the search issue, which decides how
+their components are paired. `special` parameters (Location `near`) have no generic rule,
+and `_text`, `_content`, `_query`, `_filter` are not index parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fhir_server.definitions import Definitions
+from fhir_server.fhirpath import CompiledExpression, compile_expression
+from fhir_server.fhirpath.compiled import Step
+from fhir_server.search.dates import EARLIEST, LATEST, date_range
+from fhir_server.search.index import IndexEntries
+from fhir_server.search.numbers import stored_range
+from fhir_server.search.references import local_target
+from fhir_server.search.text import normalise
+
+log = logging.getLogger(__name__)
+
+SKIPPED_TYPES = frozenset({"composite", "special"})
+SKIPPED_CODES = frozenset({"_text", "_content", "_query", "_filter"})
+
+# HumanName/Address members that are not text to search by
+_NOT_TEXT = frozenset({"use", "type", "period", "extension", "id", "modifierExtension"})
+_CURRENCY_SYSTEM = "urn:iso:std:iso:4217"
+_INFINITY = float("inf")
+
+Adder = Callable[[str, list[Any], IndexEntries], None]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedParam:
+    """One search parameter as the indexer runs it for one resource type."""
+
+    code: str
+    type: str
+    expression: CompiledExpression
+
+
+class Indexer:
+    """Extracts IndexEntries from resources; compiles each type's parameters on first use.
+
+    `base_url` (the server's own base) makes absolute references to this server local, so
+    that they index with their type and id like relative ones.
+    """
+
+    def __init__(self, definitions: Definitions, *, base_url: str | None = None) -> None:
+        self._definitions = definitions
+        self._resource_types = definitions.resource_types
+        self._base_url = base_url
+        self._params: dict[str, tuple[IndexedParam, ...]] = {}
+        # per type: (code, compiled step, adder) for the loop of extract()
+        self._runs: dict[str, tuple[tuple[str, Step, Adder], ...]] = {}
+        self._adders: dict[str, Adder] = {
+            "string": _add_strings,
+            "token": _add_tokens,
+            "reference": self._add_references,
+            "date": _add_dates,
+            "number": _add_numbers,
+            "quantity": _add_quantities,
+            "uri": _add_uris,
+        }
+        self._failed: set[str] = set()
+
+    def params(self, resource_type: str) -> tuple[IndexedParam, ...]:
+        """The parameters indexed for a type (compiled on first use)."""
+        params = self._params.get(resource_type)
+        if params is None:
+            found: list[IndexedParam] = []
+            for code, definition in self._definitions.search_params_for(resource_type).items():
+                kind = definition.get("type")
+                expression = definition.get("expression")
+                if not isinstance(kind, str) or not isinstance(expression, str):
+                    continue
+                if kind not in self._adders or code in SKIPPED_CODES:
+                    continue
+                found.append(
+                    IndexedParam(code, kind, compile_expression(expression, resource_type))
+                )
+            params = tuple(found)
+            self._params[resource_type] = params
+            self._runs[resource_type] = tuple(
+                (p.code, p.expression.step, self._adders[p.type]) for p in params
+            )
+        return params
+
+    def extract(self, resource: dict[str, Any]) -> IndexEntries:
+        """The index rows of a resource. Never raises: what cannot be read is not indexed."""
+        entries = IndexEntries()
+        resource_type = resource.get("resourceType") if isinstance(resource, dict) else None
+        if not isinstance(resource_type, str) or resource_type not in self._resource_types:
+            return entries
+        runs = self._runs.get(resource_type)
+        if runs is None:
+            self.params(resource_type)
+            runs = self._runs[resource_type]
+        start = [resource]
+        for code, step, add in runs:
+            try:
+                values = step(start, resource)
+                if values:
+                    add(code, values, entries)
+            except Exception as exc:  # an expression or a value shape that does not fit
+                key = f"{resource_type}.{code}"
+                if key not in self._failed:
+                    self._failed.add(key)
+                    log.debug("cannot index %s of %s: %s", code, resource_type, exc)
+        _deduplicate(entries)
+        return entries
+
+    def _add_references(self, code: str, values: list[Any], out: IndexEntries) -> None:
+        for value in values:
+            if isinstance(value, dict):
+                value = _extension_value(value)
+                reference = value.get("reference") if isinstance(value, dict) else value
+            else:
+                reference = value
+            if isinstance(reference, str) and reference:
+                kind, rid = local_target(reference, self._resource_types, self._base_url)
+                out.references.append((code, kind, rid, reference))
+
+
+def _deduplicate(entries: IndexEntries) -> None:
+    for name in ("strings", "tokens", "references", "dates", "numbers", "quantities", "uris"):
+        rows = getattr(entries, name)
+        if len(rows) > 1:
+            setattr(entries, name, list(dict.fromkeys(rows)))
+
+
+def _extension_value(value: dict[str, Any]) -> Any:
+    """An Extension stands for its value (`Patient.extension('...mothersMaidenName')`)."""
+    if "url" not in value or "reference" in value:
+        return value
+    for key, item in value.items():
+        if key.startswith("value"):
+            return item
+    return value
+
+
+def _add_strings(code: str, values: list[Any], out: IndexEntries) -> None:
+    rows = out.strings
+    for value in values:
+        if value.__class__ is str:
+            exact = value.strip()
+            if exact:
+                rows.append((code, normalise(exact), exact))
+        elif isinstance(value, dict):
+            if "url" in value:
+                value = _extension_value(value)
+                if not isinstance(value, dict):
+                    _add_strings(code, [value], out)
+                    continue
+            # HumanName, Address: every part
+            for key, part in value.items():
+                if part.__class__ is str:
+                    if key in _NOT_TEXT:
+                        continue
+                    exact = part.strip()
+                    if exact:
+                        rows.append((code, normalise(exact), exact))
+                elif part.__class__ is list and key not in _NOT_TEXT:
+                    for item in part:
+                        if item.__class__ is str:
+                            exact = item.strip()
+                            if exact:
+                                rows.append((code, normalise(exact), exact))
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _add_tokens(code: str, values: list[Any], out: IndexEntries) -> None:
+    rows = out.tokens
+    for value in values:
+        if isinstance(value, dict):
+            if "url" in value:
+                value = _extension_value(value)
+                if not isinstance(value, dict):
+                    _add_tokens(code, [value], out)
+                    continue
+            _add_token_object(code, value, rows)
+        elif value.__class__ is str:
+            if value:
+                rows.append((code, None, value, None))
+        elif isinstance(value, bool):
+            rows.append((code, None, "true" if value else "false", None))
+        elif isinstance(value, int | float):
+            rows.append((code, None, str(value), None))
+
+
+def _add_token_object(
+    code: str, value: dict[str, Any], rows: list[tuple[str, str | None, str | None, str | None]]
+) -> None:
+    if "value" in value:
+        # Identifier (system|value) and ContactPoint (system is phone, email, ...)
+        identifier = value["value"]
+        if identifier.__class__ is not str:
+            if not isinstance(identifier, int | float) or isinstance(identifier, bool):
+                return
+            identifier = str(identifier)
+        if not identifier:
+            return
+        system = value.get("system")
+        if system.__class__ is not str or not system:
+            system = None
+        kind = value.get("type")
+        text = kind.get("text") if kind.__class__ is dict else None
+        if text.__class__ is not str or not text:
+            text = None
+        rows.append((code, system, identifier, None if text is None else normalise(text)))
+    elif "coding" in value or ("text" in value and "code" not in value):
+        # CodeableConcept: each coding, its text standing for the display it lacks
+        text = value.get("text")
+        if text.__class__ is not str or not text:
+            text = None
+        added = False
+        codings = value.get("coding")
+        if codings.__class__ is list:
+            for coding in codings:
+                if coding.__class__ is dict:
+                    added |= _add_coding(code, coding, text, rows)
+        if not added and text is not None:
+            rows.append((code, None, None, normalise(text)))
+    elif "code" in value or "system" in value:
+        _add_coding(code, value, None, rows)
+
+
+def _add_coding(
+    code: str,
+    coding: dict[str, Any],
+    fallback_text: str | None,
+    rows: list[tuple[str, str | None, str | None, str | None]],
+) -> bool:
+    system = coding.get("system")
+    if system.__class__ is not str or not system:
+        system = None
+    value = coding.get("code")
+    if value.__class__ is not str or not value:
+        value = None
+    display = coding.get("display")
+    if display.__class__ is not str or not display:
+        display = fallback_text
+    if display is not None:
+        display = normalise(display)
+    elif system is None and value is None:
+        return False
+    rows.append((code, system, value, display))
+    return True
+
+
+def _add_dates(code: str, values: list[Any], out: IndexEntries) -> None:
+    rows = out.dates
+    for value in values:
+        if isinstance(value, dict):
+            value = _extension_value(value)
+        if isinstance(value, str):
+            found = date_range(value)
+            if found is not None:
+                rows.append((code, *found))
+        elif isinstance(value, dict):
+            if "start" in value or "end" in value:
+                _add_period(code, value, rows)
+            else:  # Timing: its events, and the bounds of its repeat
+                events = value.get("event")
+                if isinstance(events, list):
+                    for event in events:
+                        found = date_range(event) if isinstance(event, str) else None
+                        if found is not None:
+                            rows.append((code, *found))
+                repeat = value.get("repeat")
+                bounds = repeat.get("boundsPeriod") if isinstance(repeat, dict) else None
+                if isinstance(bounds, dict):
+                    _add_period(code, bounds, rows)
+
+
+def _add_period(code: str, period: dict[str, Any], rows: list[tuple[str, str, str]]) -> None:
+    start, end = period.get("start"), period.get("end")
+    low = date_range(start) if isinstance(start, str) else None
+    high = date_range(end) if isinstance(end, str) else None
+    if low is None and high is None:
+        return
+    rows.append((code, EARLIEST if low is None else low[0], LATEST if high is None else high[1]))
+
+
+def _add_numbers(code: str, values: list[Any], out: IndexEntries) -> None:
+    for value in values:
+        found = stored_range(value)
+        if found is not None:
+            out.numbers.append((code, *found))
+
+
+def _add_quantities(code: str, values: list[Any], out: IndexEntries) -> None:
+    rows = out.quantities
+    for value in values:
+        if isinstance(value, dict):
+            value = _extension_value(value)
+        if not isinstance(value, dict):
+            continue
+        if "low" in value or "high" in value:  # Range
+            _add_range(code, value, rows)
+            continue
+        found = stored_range(value.get("value"))
+        if found is None:
+            continue
+        low, high = found
+        comparator = value.get("comparator")
+        if comparator in ("<", "<="):
+            low = -_INFINITY
+        elif comparator in (">", ">="):
+            high = _INFINITY
+        system, unit = _unit(value)
+        rows.append((code, low, high, system, unit))
+
+
+def _unit(quantity: dict[str, Any]) -> tuple[str | None, str | None]:
+    currency = _text_or_none(quantity.get("currency"))
+    if currency is not None:  # Money
+        return _CURRENCY_SYSTEM, currency
+    unit = _text_or_none(quantity.get("code")) or _text_or_none(quantity.get("unit"))
+    return _text_or_none(quantity.get("system")), unit
+
+
+def _add_range(
+    code: str,
+    value: dict[str, Any],
+    rows: list[tuple[str, float, float, str | None, str | None]],
+) -> None:
+    low_q, high_q = value.get("low"), value.get("high")
+    low_range = stored_range(low_q.get("value")) if isinstance(low_q, dict) else None
+    high_range = stored_range(high_q.get("value")) if isinstance(high_q, dict) else None
+    if low_range is None and high_range is None:
+        return
+    unit_from = low_q if low_range is not None else high_q
+    system, unit = _unit(unit_from) if isinstance(unit_from, dict) else (None, None)
+    rows.append(
+        (
+            code,
+            -_INFINITY if low_range is None else low_range[0],
+            _INFINITY if high_range is None else high_range[1],
+            system,
+            unit,
+        )
+    )
+
+
+def _add_uris(code: str, values: list[Any], out: IndexEntries) -> None:
+    for value in values:
+        if isinstance(value, dict):
+            value = _extension_value(value)
+        if isinstance(value, str) and value:
+            out.uris.append((code, value))

@@ -1,0 +1,327 @@
+"""A search Plan as one SQLite query over the index tables.
+
+    SELECT r.rid FROM resource r WHERE +r.type = ? AND r.deleted = 0
+      AND r.rid IN (SELECT i.rid FROM idx_token i WHERE i.type = ? AND i.param = ? AND ...)
+      AND EXISTS (SELECT 1 FROM idx_string i WHERE i.rid = r.rid AND i.param = ? AND ...)
+
+Each clause is one subquery on its index table, its alternatives (comma-separated values)
+ORed inside it. The most selective clause (a token or reference before a string prefix or
+a date range) drives: `r.rid IN (...)` reads its rows through the table's (type, param,
+value) index, and the `+` keeps SQLite from scanning every resource of the type instead.
+The other clauses are correlated EXISTS / NOT EXISTS probes on the rows of each candidate
+(the rid index). Measured on 50 000 Patients: a conditional create by identifier takes
+0.03 ms this way, 10 ms scanning the type, 110 ms with EXISTS alone.
+Semantics of the comparisons: see search/plan.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fhir_server.search.plan import (
+    Clause,
+    DateClause,
+    DateRange,
+    IdClause,
+    IndexKind,
+    LastUpdatedClause,
+    MissingClause,
+    NumberClause,
+    NumberRange,
+    Plan,
+    QuantityClause,
+    QuantityMatch,
+    ReferenceClause,
+    ReferenceMatch,
+    StringClause,
+    StringMatch,
+    TokenClause,
+    TokenMatch,
+    UriClause,
+    UriMatch,
+)
+
+TABLES: dict[IndexKind, str] = {
+    "string": "idx_string",
+    "token": "idx_token",
+    "reference": "idx_reference",
+    "date": "idx_date",
+    "number": "idx_number",
+    "quantity": "idx_quantity",
+    "uri": "idx_uri",
+}
+
+# above every character a value can continue with: prefix ranges are [p, p + _TOP)
+_TOP = "\U0010ffff"
+
+# How few rows a clause usually selects; the lowest drives the query. Without statistics
+# per value this is a guess from the kind of value: an identifier (system|value) or a
+# reference names one resource, a code without a system (gender, status) names thousands.
+_TOKEN_WITH_SYSTEM = 0
+_REFERENCE = 0
+_EXACT = 1
+_IDENTIFIER_CODE = 2
+_NUMBER = 3
+_STRING_PREFIX = 4
+_DATE = 5
+_CODE = 6
+_TEXT = 7
+_ANY_ROW = 10
+
+
+@dataclass(frozen=True, slots=True)
+class _Subquery:
+    """A clause as a condition on the rows of one index table (alias i)."""
+
+    table: str
+    param: str
+    condition: str  # "" when any row of the parameter will do
+    args: tuple[Any, ...]
+    selectivity: int  # lower selects fewer rows (a guess, see above)
+    negate: bool = False  # the resource has no such row
+
+
+def compile_plan(plan: Plan) -> tuple[str, list[Any]]:
+    """The SQL selecting the rids of current resources matching `plan`, and its arguments."""
+    ids = [c for c in plan.clauses if isinstance(c, IdClause) and not c.negate]
+    subqueries = [_subquery(c) for c in plan.clauses if isinstance(c, _INDEXED)]
+    driver = None
+    if not ids:
+        candidates = [q for q in subqueries if not q.negate]
+        if candidates:
+            driver = min(candidates, key=lambda q: q.selectivity)
+    # with a driver SQLite must not use the (type, id) index: the driver's rowids are better
+    where = ["+r.type = ?" if driver is not None else "r.type = ?", "r.deleted = 0"]
+    args: list[Any] = [plan.resource_type]
+    for clause in plan.clauses:
+        if isinstance(clause, IdClause):
+            marks = ", ".join("?" * len(clause.ids))
+            where.append(f"r.id {'NOT IN' if clause.negate else 'IN'} ({marks})")
+            args.extend(clause.ids)
+        elif isinstance(clause, LastUpdatedClause):
+            conditions = [
+                _date_condition(r, "v.last_updated", "v.last_updated", args) for r in clause.ranges
+            ]
+            where.append(
+                f"EXISTS (SELECT 1 FROM version v WHERE v.seq = r.seq AND {_any(conditions)})"
+            )
+    for query in subqueries:
+        condition = f" AND {query.condition}" if query.condition else ""
+        if query is driver:
+            where.append(
+                f"r.rid IN (SELECT i.rid FROM {query.table} i"
+                f" WHERE i.type = ? AND i.param = ?{condition})"
+            )
+            args.extend((plan.resource_type, query.param, *query.args))
+        else:
+            exists = "NOT EXISTS" if query.negate else "EXISTS"
+            where.append(
+                f"{exists} (SELECT 1 FROM {query.table} i"
+                f" WHERE i.rid = r.rid AND i.param = ?{condition})"
+            )
+            args.extend((query.param, *query.args))
+    return "SELECT r.rid FROM resource r WHERE " + " AND ".join(where), args
+
+
+_INDEXED = (
+    MissingClause,
+    StringClause,
+    TokenClause,
+    ReferenceClause,
+    DateClause,
+    NumberClause,
+    QuantityClause,
+    UriClause,
+)
+
+
+def _subquery(clause: Clause) -> _Subquery:
+    args: list[Any] = []
+    if isinstance(clause, MissingClause):
+        return _Subquery(TABLES[clause.kind], clause.param, "", (), _ANY_ROW, negate=clause.missing)
+    if isinstance(clause, StringClause):
+        conditions = [_string_condition(m, args) for m in clause.matches]
+        selectivity = max(_STRING_SELECTIVITY[m.mode] for m in clause.matches)
+        return _Subquery("idx_string", clause.param, _any(conditions), tuple(args), selectivity)
+    if isinstance(clause, TokenClause):
+        conditions = [_token_condition(m, args) for m in clause.matches]
+        selectivity = max(_token_selectivity(clause.param, m) for m in clause.matches)
+        return _Subquery(
+            "idx_token", clause.param, _any(conditions), tuple(args), selectivity, clause.negate
+        )
+    if isinstance(clause, ReferenceClause):
+        conditions = [_reference_condition(m, args) for m in clause.matches]
+        return _Subquery("idx_reference", clause.param, _any(conditions), tuple(args), _REFERENCE)
+    if isinstance(clause, DateClause):
+        conditions = [_date_condition(r, "i.low", "i.high", args) for r in clause.ranges]
+        return _Subquery("idx_date", clause.param, _any(conditions), tuple(args), _DATE)
+    if isinstance(clause, NumberClause):
+        conditions = [_number_condition(r, args) for r in clause.ranges]
+        return _Subquery("idx_number", clause.param, _any(conditions), tuple(args), _NUMBER)
+    if isinstance(clause, QuantityClause):
+        conditions = [_quantity_condition(m, args) for m in clause.matches]
+        return _Subquery("idx_quantity", clause.param, _any(conditions), tuple(args), _NUMBER)
+    if isinstance(clause, UriClause):
+        conditions = [_uri_condition(m, args) for m in clause.matches]
+        return _Subquery("idx_uri", clause.param, _any(conditions), tuple(args), _EXACT)
+    raise TypeError(f"no SQL for {type(clause).__name__}")
+
+
+_STRING_SELECTIVITY = {"exact": _EXACT, "starts": _STRING_PREFIX, "contains": _TEXT}
+
+
+def _token_selectivity(param: str, match: TokenMatch) -> int:
+    if match.text is not None:
+        return _TEXT
+    if match.system is not None and match.code is not None:
+        return _TOKEN_WITH_SYSTEM
+    if param == "identifier" or param.endswith("-identifier"):
+        return _IDENTIFIER_CODE
+    return _CODE
+
+
+def _any(conditions: list[str]) -> str:
+    return conditions[0] if len(conditions) == 1 else "(" + " OR ".join(conditions) + ")"
+
+
+def _prefix_range(column: str, prefix: str, args: list[Any]) -> str:
+    args.extend((prefix, prefix + _TOP))
+    return f"({column} >= ? AND {column} < ?)"
+
+
+def _string_condition(match: StringMatch, args: list[Any]) -> str:
+    if match.mode == "exact":
+        args.append(match.value)
+        return "i.exact = ?"
+    if match.mode == "contains":
+        args.append("%" + _like_escaped(match.value) + "%")
+        return "i.value LIKE ? ESCAPE '\\'"
+    return _prefix_range("i.value", match.value, args)
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _token_condition(match: TokenMatch, args: list[Any]) -> str:
+    if match.text is not None:
+        return _prefix_range("i.text", match.text, args)
+    parts: list[str] = []
+    if match.code is not None:
+        parts.append("i.code = ?")
+        args.append(match.code)
+    if match.no_system:
+        parts.append("i.system IS NULL")
+    elif match.system is not None:
+        parts.append("i.system = ?")
+        args.append(match.system)
+    return "(" + " AND ".join(parts) + ")"
+
+
+def _reference_condition(match: ReferenceMatch, args: list[Any]) -> str:
+    if match.url is not None:
+        args.append(match.url)
+        if not match.any_version:
+            return "i.url = ?"
+        return "(i.url = ? OR " + _prefix_range("i.url", match.url + "|", args) + ")"
+    if match.target_type is None:
+        args.append(match.target_id)
+        return "i.target_id = ?"
+    args.extend((match.target_id, match.target_type))
+    return "(i.target_id = ? AND i.target_type = ?)"
+
+
+def _date_condition(search: DateRange, low: str, high: str, args: list[Any]) -> str:
+    """A row's [low, high] against a searched range with its prefix (search.html#date)."""
+    q_low, q_high = search.low, search.high
+    prefix = search.prefix
+    if prefix == "eq":  # low <= q_high follows from the rest; it bounds an index range
+        args.extend((q_low, q_high, q_high))
+        return f"({low} >= ? AND {low} <= ? AND {high} <= ?)"
+    if prefix == "ne":
+        args.extend((q_low, q_high))
+        return f"NOT ({low} >= ? AND {high} <= ?)"
+    if prefix == "gt":
+        args.append(q_high)
+        return f"{high} > ?"
+    if prefix == "lt":
+        args.append(q_low)
+        return f"{low} < ?"
+    if prefix == "ge":
+        args.extend((q_high, q_low))
+        return f"({high} > ? OR {low} >= ?)"
+    if prefix == "le":
+        args.extend((q_low, q_high))
+        return f"({low} < ? OR {high} <= ?)"
+    if prefix == "sa":
+        args.append(q_high)
+        return f"{low} > ?"
+    if prefix == "eb":
+        args.append(q_low)
+        return f"{high} < ?"
+    # ap: the ranges overlap
+    args.extend((q_high, q_low))
+    return f"({low} <= ? AND {high} >= ?)"
+
+
+def _number_condition(search: NumberRange, args: list[Any]) -> str:
+    """A row's [low, high] against a number with its prefix (see plan.NumberRange)."""
+    prefix = search.prefix
+    if prefix == "eq":
+        args.extend((search.low, search.high, search.high))
+        return "(i.low >= ? AND i.low <= ? AND i.high <= ?)"
+    if prefix == "ne":
+        args.extend((search.low, search.high))
+        return "NOT (i.low >= ? AND i.high <= ?)"
+    if prefix == "ap":
+        args.extend((search.high, search.low))
+        return "(i.low <= ? AND i.high >= ?)"
+    args.append(search.value)
+    return {
+        "gt": "i.high > ?",
+        "lt": "i.low < ?",
+        "ge": "i.high >= ?",
+        "le": "i.low <= ?",
+        "sa": "i.low > ?",
+        "eb": "i.high < ?",
+    }[prefix]
+
+
+def _quantity_condition(match: QuantityMatch, args: list[Any]) -> str:
+    parts = [_number_condition(match.number, args)]
+    if match.system is not None:
+        parts.append("i.system = ?")
+        args.append(match.system)
+    if match.code is not None:
+        parts.append("i.code = ?")
+        args.append(match.code)
+    return "(" + " AND ".join(parts) + ")"
+
+
+def _uri_condition(match: UriMatch, args: list[Any]) -> str:
+    if match.mode == "exact":
+        args.append(match.value)
+        return "i.value = ?"
+    if match.mode == "below":  # the value or anything under it, by path segments
+        base = match.value.rstrip("/")
+        args.append(base)
+        return "(i.value = ? OR " + _prefix_range("i.value", base + "/", args) + ")"
+    # above: the value or any of its parents (http://x/fhir/ValueSet/1 → http://x/fhir ...)
+    candidates = _parents(match.value)
+    args.extend(candidates)
+    return "i.value IN (" + ", ".join("?" * len(candidates)) + ")"
+
+
+def _parents(url: str) -> list[str]:
+    out = [url]
+    scheme_end = url.find("://")
+    floor = scheme_end + 3 if scheme_end >= 0 else 0
+    current = url.rstrip("/")
+    while True:
+        cut = current.rfind("/")
+        if cut < floor or cut <= 0:
+            break
+        current = current[:cut]
+        out.append(current)
+    return out
