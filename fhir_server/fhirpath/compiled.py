@@ -228,6 +228,8 @@ def _type_filter(type_name: str, ctx: _Context) -> _Compiled:
 
 
 def _member(parent: _Compiled, name: str) -> _Compiled:
+    if parent.step is _nothing:  # below a type filter that can never match
+        return parent
     child_type, choices = model.child(parent.type, name)
     if choices is not None:
         # all the types unless an `as`/`ofType` that follows narrows it to one key
@@ -576,7 +578,7 @@ def _has_value(key: str, expected: Any) -> Predicate:
             value = item.get(key)
             if value == expected:
                 return True
-            return value.__class__ is list and len(value) == 1 and value[0] == expected
+            return value.__class__ is list and _only(value) == [expected]
 
         return has_text
 
@@ -585,10 +587,16 @@ def _has_value(key: str, expected: Any) -> Predicate:
             return False
         value = item.get(key)
         if isinstance(value, list):
+            value = _only(value)
             return len(value) == 1 and _same(value[0], expected)
         return value is not None and _same(value, expected)
 
     return has_value
+
+
+def _only(values: list[Any]) -> list[Any]:
+    """A JSON list as a FHIRPath collection: nulls (extension-only items) are no items."""
+    return [v for v in values if v is not None] if None in values else values
 
 
 def _union(steps: list[Step]) -> Step:

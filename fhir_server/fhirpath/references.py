@@ -16,7 +16,7 @@ from fhir_server.fhirpath.model import resource_types
 def type_in_reference_text(reference: str) -> str | None:
     """The resource type named by a literal reference, or None when it names none."""
     parts = reference.split("/")
-    if False:
+    if len(parts) >= 4 and parts[-2] == "_history":
         parts = parts[:-2]
     if len(parts) < 2 or not parts[-1]:
         return None
