@@ -1,7 +1,7 @@
 """Patient-sized FHIR resources with realistic Swedish content, varied per request.
 
 The same generator is written in Lua for wrk (bench/wrk/common.lua); keep them alike.
-Bodies are ~1.8-2.6 KB of UTF-8: names with å ä ö, a valid personnummer (Luhn check
+Bodies are ~1.8-2.7 KB of UTF-8: names with å ä ö, a valid personnummer (Luhn check
 digit) under http://electronichealth.se/identifier/personnummer, address, telecom,
 next of kin, general practitioner by HSA-id, and a generated narrative.
 """
@@ -16,30 +16,99 @@ import orjson
 PERSONNUMMER = "http://electronichealth.se/identifier/personnummer"
 HSA_ID = "urn:oid:1.2.752.29.4.19"
 
-GIVEN_F = ["Åsa", "Märta", "Ingrid", "Birgitta", "Gunnel", "Solveig", "Ulla", "Karin",
-           "Margareta", "Britt-Marie", "Göta", "Elsa", "Anna-Lena", "Kerstin", "Maj-Britt"]
-GIVEN_M = ["Åke", "Göran", "Björn", "Sören", "Örjan", "Lennart", "Bengt", "Håkan",
-           "Kjell", "Per-Olof", "Stig", "Jöns", "Rune", "Sven-Åke", "Ture"]
-FAMILY = ["Åström", "Öberg", "Ängström", "Sjöström", "Bäckström", "Löfgren", "Lindqvist",
-          "Nordström", "Håkansson", "Jönsson", "Sjögren", "Ekström", "Strömberg",
-          "Östlund", "Fältskog", "Söderberg", "Wåhlin", "Hägglund"]
-STREETS = ["Storgatan", "Kyrkogatan", "Västra Ågatan", "Östra Hamngatan", "Björkvägen",
-           "Ringvägen", "Järnvägsgatan", "Skolgatan", "Sjövägen", "Tallstigen",
-           "Ängsvägen", "Gärdesgatan", "Hälsingegatan", "Ödegårdsvägen"]
+GIVEN_F = [
+    "Åsa",
+    "Märta",
+    "Ingrid",
+    "Birgitta",
+    "Gunnel",
+    "Solveig",
+    "Ulla",
+    "Karin",
+    "Margareta",
+    "Britt-Marie",
+    "Göta",
+    "Elsa",
+    "Anna-Lena",
+    "Kerstin",
+    "Maj-Britt",
+]
+GIVEN_M = [
+    "Åke",
+    "Göran",
+    "Björn",
+    "Sören",
+    "Örjan",
+    "Lennart",
+    "Bengt",
+    "Håkan",
+    "Kjell",
+    "Per-Olof",
+    "Stig",
+    "Jöns",
+    "Rune",
+    "Sven-Åke",
+    "Ture",
+]
+FAMILY = [
+    "Åström",
+    "Öberg",
+    "Ängström",
+    "Sjöström",
+    "Bäckström",
+    "Löfgren",
+    "Lindqvist",
+    "Nordström",
+    "Håkansson",
+    "Jönsson",
+    "Sjögren",
+    "Ekström",
+    "Strömberg",
+    "Östlund",
+    "Fältskog",
+    "Söderberg",
+    "Wåhlin",
+    "Hägglund",
+]
+STREETS = [
+    "Storgatan",
+    "Kyrkogatan",
+    "Västra Ågatan",
+    "Östra Hamngatan",
+    "Björkvägen",
+    "Ringvägen",
+    "Järnvägsgatan",
+    "Skolgatan",
+    "Sjövägen",
+    "Tallstigen",
+    "Ängsvägen",
+    "Gärdesgatan",
+    "Hälsingegatan",
+    "Ödegårdsvägen",
+]
 # (city, postal code prefix, municipality, county)
-CITIES = [("Uppsala", "752", "Uppsala kommun", "Uppsala län"),
-          ("Örebro", "702", "Örebro kommun", "Örebro län"),
-          ("Västerås", "722", "Västerås stad", "Västmanlands län"),
-          ("Linköping", "582", "Linköpings kommun", "Östergötlands län"),
-          ("Jönköping", "553", "Jönköpings kommun", "Jönköpings län"),
-          ("Umeå", "903", "Umeå kommun", "Västerbottens län"),
-          ("Gävle", "802", "Gävle kommun", "Gävleborgs län"),
-          ("Luleå", "972", "Luleå kommun", "Norrbottens län"),
-          ("Malmö", "211", "Malmö stad", "Skåne län"),
-          ("Göteborg", "413", "Göteborgs stad", "Västra Götalands län")]
-CLINICS = ["Vårdcentralen Fjärdingen", "Vårdcentralen Östermalm", "Hälsocentralen Ålidhem",
-           "Vårdcentralen Tärnan", "Närhälsan Högsbo", "Vårdcentralen Bäckby",
-           "Hälsocentralen Södermalm", "Vårdcentralen Årstaberg"]
+CITIES = [
+    ("Uppsala", "752", "Uppsala kommun", "Uppsala län"),
+    ("Örebro", "702", "Örebro kommun", "Örebro län"),
+    ("Västerås", "722", "Västerås stad", "Västmanlands län"),
+    ("Linköping", "582", "Linköpings kommun", "Östergötlands län"),
+    ("Jönköping", "553", "Jönköpings kommun", "Jönköpings län"),
+    ("Umeå", "903", "Umeå kommun", "Västerbottens län"),
+    ("Gävle", "802", "Gävle kommun", "Gävleborgs län"),
+    ("Luleå", "972", "Luleå kommun", "Norrbottens län"),
+    ("Malmö", "211", "Malmö stad", "Skåne län"),
+    ("Göteborg", "413", "Göteborgs stad", "Västra Götalands län"),
+]
+CLINICS = [
+    "Vårdcentralen Fjärdingen",
+    "Vårdcentralen Östermalm",
+    "Hälsocentralen Ålidhem",
+    "Vårdcentralen Tärnan",
+    "Närhälsan Högsbo",
+    "Vårdcentralen Bäckby",
+    "Hälsocentralen Södermalm",
+    "Vårdcentralen Årstaberg",
+]
 RELATIONS = [("C", "Emergency Contact"), ("N", "Next-of-Kin"), ("F", "Federal Agency")]
 MARITAL = [("M", "Married"), ("W", "Widowed"), ("D", "Divorced"), ("S", "Never Married")]
 
@@ -89,111 +158,159 @@ def patient(rng: random.Random, seq: int = 0, rid: str | None = None) -> dict[st
     resource: dict[str, Any] = {"resourceType": "Patient"}
     if rid is not None:
         resource["id"] = rid
-    resource.update({
-        "text": {
-            "status": "generated",
-            "div": (
-                '<div xmlns="http://www.w3.org/1999/xhtml"><p>'
-                f"{full}, född {birth}, {street}, {postal_code} {city}. "
-                f"Listad på {clinic}. Närstående: {kin_given} {kin_family}."
-                "</p></div>"
-            ),
-        },
-        "identifier": [{
-            "use": "official",
-            "system": PERSONNUMMER,
-            "value": pnr,
-        }],
-        "active": True,
-        "name": [
-            {"use": "official", "text": full, "family": family, "given": given},
-            {"use": "usual", "given": [given[0]]},
-        ],
-        "telecom": [
-            {"system": "phone", "value": phone(rng, False), "use": "home"},
-            {"system": "phone", "value": phone(rng, True), "use": "mobile", "rank": 1},
-            {"system": "email",
-             "value": f"{given[0].lower()}.{family.lower()}{seq % 1000}@exempel.se"
-             .replace("å", "a").replace("ä", "a").replace("ö", "o").replace("Å", "a")
-             .replace("Ä", "a").replace("Ö", "o"),
-             "use": "home"},
-        ],
-        "gender": gender,
-        "birthDate": birth,
-        "address": [{
-            "use": "home",
-            "type": "physical",
-            "text": f"{street}, {postal_code} {city}",
-            "line": [street],
-            "city": city,
-            "district": kommun,
-            "state": county,
-            "postalCode": postal_code,
-            "country": "SE",
-        }],
-        "maritalStatus": {"coding": [{
-            "system": "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus",
-            "code": mar_code,
-            "display": mar_display,
-        }]},
-        "contact": [{
-            "relationship": [{"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/v2-0131",
-                "code": rel_code,
-                "display": rel_display,
-            }]}],
-            "name": {"use": "official", "family": kin_family, "given": [kin_given]},
-            "telecom": [{"system": "phone", "value": phone(rng, True), "use": "mobile"}],
-        }],
-        "communication": [{
-            "language": {
-                "coding": [{"system": "urn:ietf:bcp:47", "code": "sv-SE", "display": "Svenska"}],
-                "text": "svenska",
+    resource.update(
+        {
+            "text": {
+                "status": "generated",
+                "div": (
+                    '<div xmlns="http://www.w3.org/1999/xhtml"><p>'
+                    f"{full}, född {birth}, {street}, {postal_code} {city}. "
+                    f"Listad på {clinic}. Närstående: {kin_given} {kin_family}."
+                    "</p></div>"
+                ),
             },
-            "preferred": True,
-        }],
-        "generalPractitioner": [{
-            "identifier": {"system": HSA_ID, "value": f"SE2321000032-{rng.randint(1000, 9999)}"},
-            "display": clinic,
-        }],
-        "managingOrganization": {
-            "identifier": {"system": HSA_ID, "value": "SE2321000032-0001"},
-            "display": f"Region {county.replace(' län', '')}",
-        },
-    })
+            "identifier": [
+                {
+                    "use": "official",
+                    "system": PERSONNUMMER,
+                    "value": pnr,
+                }
+            ],
+            "active": True,
+            "name": [
+                {"use": "official", "text": full, "family": family, "given": given},
+                {"use": "usual", "given": [given[0]]},
+            ],
+            "telecom": [
+                {"system": "phone", "value": phone(rng, False), "use": "home"},
+                {"system": "phone", "value": phone(rng, True), "use": "mobile", "rank": 1},
+                {
+                    "system": "email",
+                    "value": f"{given[0].lower()}.{family.lower()}{seq % 1000}@exempel.se".replace(
+                        "å", "a"
+                    )
+                    .replace("ä", "a")
+                    .replace("ö", "o")
+                    .replace("Å", "a")
+                    .replace("Ä", "a")
+                    .replace("Ö", "o"),
+                    "use": "home",
+                },
+            ],
+            "gender": gender,
+            "birthDate": birth,
+            "address": [
+                {
+                    "use": "home",
+                    "type": "physical",
+                    "text": f"{street}, {postal_code} {city}",
+                    "line": [street],
+                    "city": city,
+                    "district": kommun,
+                    "state": county,
+                    "postalCode": postal_code,
+                    "country": "SE",
+                }
+            ],
+            "maritalStatus": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus",
+                        "code": mar_code,
+                        "display": mar_display,
+                    }
+                ]
+            },
+            "contact": [
+                {
+                    "relationship": [
+                        {
+                            "coding": [
+                                {
+                                    "system": "http://terminology.hl7.org/CodeSystem/v2-0131",
+                                    "code": rel_code,
+                                    "display": rel_display,
+                                }
+                            ]
+                        }
+                    ],
+                    "name": {"use": "official", "family": kin_family, "given": [kin_given]},
+                    "telecom": [{"system": "phone", "value": phone(rng, True), "use": "mobile"}],
+                }
+            ],
+            "communication": [
+                {
+                    "language": {
+                        "coding": [
+                            {"system": "urn:ietf:bcp:47", "code": "sv-SE", "display": "Svenska"}
+                        ],
+                        "text": "svenska",
+                    },
+                    "preferred": True,
+                }
+            ],
+            "generalPractitioner": [
+                {
+                    "identifier": {
+                        "system": HSA_ID,
+                        "value": f"SE2321000032-{rng.randint(1000, 9999)}",
+                    },
+                    "display": clinic,
+                }
+            ],
+            "managingOrganization": {
+                "identifier": {"system": HSA_ID, "value": "SE2321000032-0001"},
+                "display": f"Region {county.replace(' län', '')}",
+            },
+        }
+    )
     # Some patients carry more: a temporary address (short-term care) and a second
     # next of kin, so sizes spread from ~1.8 to ~3.3 KB.
     if rng.random() < 0.35:
         t_city, t_postal, t_kommun, t_county = rng.choice(CITIES)
         t_street = f"{rng.choice(STREETS)} {rng.randint(1, 60)}"
-        resource["address"].append({
-            "use": "temp",
-            "type": "physical",
-            "text": f"Korttidsboende Solgården, {t_street}, {t_postal} 4{rng.randint(0, 9)} {t_city}",
-            "line": ["Korttidsboende Solgården", t_street],
-            "city": t_city,
-            "district": t_kommun,
-            "state": t_county,
-            "postalCode": f"{t_postal} 4{rng.randint(0, 9)}",
-            "country": "SE",
-            "period": {"start": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"},
-        })
+        t_code = f"{t_postal} 4{rng.randint(0, 9)}"
+        resource["address"].append(
+            {
+                "use": "temp",
+                "type": "physical",
+                "text": f"Korttidsboende Solgården, {t_street}, {t_code} {t_city}",
+                "line": ["Korttidsboende Solgården", t_street],
+                "city": t_city,
+                "district": t_kommun,
+                "state": t_county,
+                "postalCode": t_code,
+                "country": "SE",
+                "period": {"start": f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"},
+            }
+        )
     if rng.random() < 0.5:
         kin2_given = rng.choice(GIVEN_F + GIVEN_M)
-        resource["contact"].append({
-            "relationship": [{"coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/v2-0131",
-                "code": "N",
-                "display": "Next-of-Kin",
-            }]}],
-            "name": {"use": "official", "family": rng.choice(FAMILY), "given": [kin2_given]},
-            "telecom": [
-                {"system": "phone", "value": phone(rng, True), "use": "mobile"},
-                {"system": "phone", "value": phone(rng, False), "use": "work"},
-            ],
-            "address": {"line": [f"{rng.choice(STREETS)} {rng.randint(1, 99)}"],
-                        "city": rng.choice(CITIES)[0], "country": "SE"},
-        })
+        resource["contact"].append(
+            {
+                "relationship": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/v2-0131",
+                                "code": "N",
+                                "display": "Next-of-Kin",
+                            }
+                        ]
+                    }
+                ],
+                "name": {"use": "official", "family": rng.choice(FAMILY), "given": [kin2_given]},
+                "telecom": [
+                    {"system": "phone", "value": phone(rng, True), "use": "mobile"},
+                    {"system": "phone", "value": phone(rng, False), "use": "work"},
+                ],
+                "address": {
+                    "line": [f"{rng.choice(STREETS)} {rng.randint(1, 99)}"],
+                    "city": rng.choice(CITIES)[0],
+                    "country": "SE",
+                },
+            }
+        )
     return resource
 
 
