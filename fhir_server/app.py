@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             definitions,
             synchronous=settings.sqlite_synchronous,
             group_commit_max=settings.sqlite_group_commit_max,
+            base_url=settings.base_url or None,
         )
         await storage.start()
         app.state.runtime = Runtime(settings, definitions, default_validator(), storage)

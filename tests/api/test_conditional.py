@@ -52,3 +52,11 @@ def test_conditional_delete(client: TestClient) -> None:
     client.post("/Patient", json=patient())
     assert client.delete(f"/Patient?{PNR}").status_code == 412
     assert client.delete("/Patient").status_code == 400
+
+
+def test_criteria_must_select_something(client: TestClient) -> None:
+    client.post("/Patient", json=patient())
+    response = client.post("/Patient", json=patient(), headers={"If-None-Exist": "_format=json"})
+    assert response.status_code == 400
+    assert client.delete("/Patient?_pretty=true").status_code == 400
+    assert client.get("/Patient/_history").json()["total"] == 1

@@ -46,13 +46,15 @@ class SqliteStorage:
         synchronous: str = "NORMAL",
         group_commit_max: int = 256,
         reader_threads: int = 4,
+        base_url: str | None = None,
     ) -> None:
+        self._base_url = base_url
         self._path = path
         self._definitions = definitions
         self._synchronous = synchronous
         self._group_commit_max = group_commit_max
         self._reader_threads = reader_threads
-        self._indexer = Indexer(definitions)
+        self._indexer = Indexer(definitions, base_url=base_url)
         self._clock = MonotonicClock()
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -105,7 +107,9 @@ class SqliteStorage:
         return await loop.run_in_executor(self._executor, lambda: work(self._thread_reader()))
 
     def _make_transaction(self, conn: sqlite3.Connection, context: Any) -> SqliteTransaction:
-        return SqliteTransaction(conn, context, self._definitions, self._indexer, self._clock)
+        return SqliteTransaction(
+            conn, context, self._definitions, self._indexer, self._clock, self._base_url
+        )
 
     # reads -------------------------------------------------------------------------------
     # Point reads by primary key take microseconds: they run on the event loop's own
@@ -175,7 +179,7 @@ class SqliteStorage:
     async def search(
         self, ctx: RequestContext, resource_type: str, criteria: Criteria, *, count: int
     ) -> SearchResult:
-        plan = parse_criteria(self._definitions, resource_type, criteria)
+        plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
         sql, args = compile_plan(plan)
 
         def work(conn: sqlite3.Connection) -> SearchResult:

@@ -7,6 +7,7 @@ from typing import Any
 
 from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
+from fhir_server.outcome import bad_request
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
@@ -34,7 +35,9 @@ class SqliteTransaction:
         definitions: Definitions,
         indexer: Indexer,
         clock: MonotonicClock,
+        base_url: str | None = None,
     ) -> None:
+        self._base_url = base_url
         self._conn = conn
         self._context = context
         self._definitions = definitions
@@ -46,7 +49,10 @@ class SqliteTransaction:
         return None if row is None else row_to_version(row)
 
     async def find(self, resource_type: str, criteria: Criteria) -> list[StoredVersion]:
-        sql, args = compile_plan(parse_criteria(self._definitions, resource_type, criteria))
+        plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
+        if not plan.clauses:
+            raise bad_request("Conditional criteria must name at least one search parameter")
+        sql, args = compile_plan(plan)
         rids = [r[0] for r in self._conn.execute(sql, args).fetchall()]
         out = []
         for rid in rids:
