@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -13,8 +12,6 @@ from fhir_server import FHIR_VERSION, __version__
 from fhir_server.definitions import Definitions
 from fhir_server.rest.common import begin
 from fhir_server.rest.responses import json_response
-
-router = APIRouter()
 
 # The interactions the routers of this package serve, for every resource type.
 TYPE_INTERACTIONS = (
@@ -70,7 +67,6 @@ def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
     }
 
 
-@router.get("/metadata")
 async def metadata(request: Request) -> Response:
     call = begin(request)
     statement = capability_statement(call.runtime.definitions, call.base)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,22 +13,17 @@ from fhir_server.rest.paging import instant_param, kept_params, link, page_size
 from fhir_server.rest.responses import dumps, media_header
 from fhir_server.storage.port import StoredVersion
 
-router = APIRouter()
 
-
-@router.get("/_history")
 async def system_history(request: Request) -> Response:
     return await _history(request, begin(request), None, None, "/_history")
 
 
-@router.get("/{resource_type}/_history")
 async def type_history(request: Request, resource_type: str) -> Response:
     return await _history(
         request, begin(request, resource_type), resource_type, None, f"/{resource_type}/_history"
     )
 
 
-@router.get("/{resource_type}/{rid}/_history")
 async def instance_history(request: Request, resource_type: str, rid: str) -> Response:
     call = begin(request, resource_type)
     path = f"/{resource_type}/{rid}/_history"

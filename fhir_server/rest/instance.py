@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,10 +16,7 @@ from fhir_server.rest.negotiation import read_json_body
 from fhir_server.rest.prefer import write_response
 from fhir_server.rest.reading import stored_response
 
-router = APIRouter()
 
-
-@router.get("/{resource_type}/{rid}")
 async def read(request: Request, resource_type: str, rid: str) -> Response:
     call = begin(request, resource_type)
     version = await call.runtime.storage.read(call.context, resource_type, rid)
@@ -31,7 +27,6 @@ async def read(request: Request, resource_type: str, rid: str) -> Response:
     return stored_response(request, call, version)
 
 
-@router.get("/{resource_type}/{rid}/_history/{vid}")
 async def vread(request: Request, resource_type: str, rid: str, vid: str) -> Response:
     call = begin(request, resource_type)
     if not vid.isdigit():
@@ -46,7 +41,6 @@ async def vread(request: Request, resource_type: str, rid: str, vid: str) -> Res
     return stored_response(request, call, version)
 
 
-@router.put("/{resource_type}/{rid}")
 async def update(request: Request, resource_type: str, rid: str) -> Response:
     call = begin(request, resource_type)
     check_id(rid)
@@ -65,7 +59,6 @@ async def update(request: Request, resource_type: str, rid: str) -> Response:
     return write_response(request, result, call.negotiated, call.base, action)
 
 
-@router.patch("/{resource_type}/{rid}")
 async def patch(request: Request, resource_type: str, rid: str) -> Response:
     call = begin(request, resource_type)
     kind, body = await read_json_body(request, call.runtime.settings.max_body_bytes)
@@ -79,7 +72,6 @@ async def patch(request: Request, resource_type: str, rid: str) -> Response:
     return write_response(request, result, call.negotiated, call.base, "Patched")
 
 
-@router.delete("/{resource_type}/{rid}")
 async def delete(request: Request, resource_type: str, rid: str) -> Response:
     call = begin(request, resource_type)
     result = await call.runtime.storage.run(

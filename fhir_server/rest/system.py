@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,10 +21,7 @@ from fhir_server.rest.negotiation import read_json_body
 from fhir_server.rest.prefer import MINIMAL, OPERATION_OUTCOME, preference
 from fhir_server.rest.responses import json_response
 
-router = APIRouter()
 
-
-@router.post("/")
 async def batch_or_transaction(request: Request) -> Response:
     call = begin(request)
     _, body = await read_json_body(request, call.runtime.settings.max_body_bytes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,8 +15,6 @@ from fhir_server.rest.negotiation import read_json_body
 from fhir_server.rest.prefer import write_response
 from fhir_server.storage.port import Criteria
 
-router = APIRouter()
-
 
 def _url_criteria(request: Request, what: str) -> Criteria:
     query = request.url.query
@@ -26,7 +23,6 @@ def _url_criteria(request: Request, what: str) -> Criteria:
     return parse_criteria_text(query)
 
 
-@router.post("/{resource_type}")
 async def create(request: Request, resource_type: str) -> Response:
     call = begin(request, resource_type)
     _, body = await read_json_body(request, call.runtime.settings.max_body_bytes)
@@ -40,7 +36,6 @@ async def create(request: Request, resource_type: str) -> Response:
     return write_response(request, result, call.negotiated, call.base, action)
 
 
-@router.put("/{resource_type}")
 async def conditional_update(request: Request, resource_type: str) -> Response:
     call = begin(request, resource_type)
     criteria = _url_criteria(request, "A conditional update")
@@ -55,7 +50,6 @@ async def conditional_update(request: Request, resource_type: str) -> Response:
     return write_response(request, result, call.negotiated, call.base, action)
 
 
-@router.delete("/{resource_type}")
 async def conditional_delete(request: Request, resource_type: str) -> Response:
     call = begin(request, resource_type)
     criteria = _url_criteria(request, "A conditional delete")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
 from tests.api.test_crud import patient
@@ -90,23 +91,19 @@ def test_invalid_id_in_url(client: TestClient) -> None:
     assert response.status_code == 400
 
 
-def test_unexpected_exception_becomes_500_outcome(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from fhir_server.app import create_app
-    from fhir_server.config import Settings
+def test_unexpected_exception_becomes_500_outcome(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fhir_server.rest import routes
 
-    app = create_app(Settings(data_dir=tmp_path))
-
-    async def boom() -> None:
+    async def boom(request: object) -> None:
         raise RuntimeError("boom")
 
-    app.add_api_route("/_boom", boom)
-    app.router.routes.insert(0, app.router.routes.pop())  # before the {type} patterns
-
-    with TestClient(app, raise_server_exceptions=False) as test_client:
-        response = test_client.get("/_boom")
+    monkeypatch.setitem(routes._METADATA, "GET", boom)
+    response = client.get("/metadata")
     assert response.status_code == 500
     outcome = response.json()
     assert outcome["resourceType"] == "OperationOutcome"
     assert outcome["issue"][0]["severity"] == "fatal"
     assert "boom" not in outcome["issue"][0]["diagnostics"]  # no internals leak
-
+    assert client.get("/Patient/x").status_code == 404  # and the server goes on

@@ -22,6 +22,7 @@ from fhir_server.storage.port import (
     StoredVersion,
     Transaction,
 )
+from fhir_server.storage.sqlite.checkpoint import Checkpointer
 from fhir_server.storage.sqlite.connection import apply_schema, open_connection
 from fhir_server.storage.sqlite.queries import (
     CURRENT_BY_KEY,
@@ -62,6 +63,7 @@ class SqliteStorage:
         self._writer: Writer | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._inline: sqlite3.Connection | None = None
+        self._checkpointer: Checkpointer | None = None
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -69,7 +71,10 @@ class SqliteStorage:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         write_conn = open_connection(self._path, self._synchronous)
         apply_schema(write_conn)
+        write_conn.execute("PRAGMA wal_autocheckpoint=0")
         self._connections.append(write_conn)
+        self._checkpointer = Checkpointer(open_connection(self._path, self._synchronous))
+        self._checkpointer.start()
         self._writer = Writer(write_conn, self._make_transaction, self._group_commit_max)
         self._writer.start()
         self._executor = ThreadPoolExecutor(self._reader_threads, thread_name_prefix="sqlite-read")
@@ -79,6 +84,9 @@ class SqliteStorage:
         if self._writer is not None:
             self._writer.stop()
             self._writer = None
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None

@@ -1,0 +1,76 @@
+"""The FHIR RESTful API's URL patterns (http.html#summary) and their handlers.
+
+A path is matched by its segments, not by regular expressions: the whole API has eight
+shapes, and telling them apart by segment count and fixed names is both exact and cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_server.outcome import FhirError, error
+from fhir_server.rest import capability, history, instance, system, type_level
+
+Handler = Callable[..., Awaitable[Response]]
+Methods = dict[str, Handler]
+
+_SYSTEM: Methods = {"POST": system.batch_or_transaction}
+_METADATA: Methods = {"GET": capability.metadata}
+_SYSTEM_HISTORY: Methods = {"GET": history.system_history}
+_TYPE: Methods = {
+    "POST": type_level.create,
+    "PUT": type_level.conditional_update,
+    "DELETE": type_level.conditional_delete,
+}
+_TYPE_HISTORY: Methods = {"GET": history.type_history}
+_INSTANCE: Methods = {
+    "GET": instance.read,
+    "PUT": instance.update,
+    "PATCH": instance.patch,
+    "DELETE": instance.delete,
+}
+_INSTANCE_HISTORY: Methods = {"GET": history.instance_history}
+_VERSION: Methods = {"GET": instance.vread}
+
+
+def resolve(path: str) -> tuple[Methods, dict[str, Any]] | None:
+    """The handlers for a path and the path's parameters, or None when no pattern fits."""
+    parts = path.strip("/").split("/") if path.strip("/") else []
+    count = len(parts)
+    if count == 0:
+        return _SYSTEM, {}
+    first = parts[0]
+    if count == 1:
+        if first == "metadata":
+            return _METADATA, {}
+        if first == "_history":
+            return _SYSTEM_HISTORY, {}
+        return _TYPE, {"resource_type": first}
+    if count == 2:
+        if parts[1] == "_history":
+            return _TYPE_HISTORY, {"resource_type": first}
+        return _INSTANCE, {"resource_type": first, "rid": parts[1]}
+    if count == 3 and parts[2] == "_history":
+        return _INSTANCE_HISTORY, {"resource_type": first, "rid": parts[1]}
+    if count == 4 and parts[2] == "_history":
+        return _VERSION, {"resource_type": first, "rid": parts[1], "vid": parts[3]}
+    return None
+
+
+async def dispatch(request: Request) -> Response:
+    method = request.method
+    path = request.url.path
+    found = resolve(request.scope["path"])
+    if found is None:
+        raise error(404, "not-found", f"No FHIR interaction at {method} {path}")
+    methods, params = found
+    handler = methods.get(method)
+    if handler is None:
+        failure: FhirError = error(405, "not-supported", f"{method} is not allowed on {path}")
+        failure.headers["Allow"] = ", ".join(sorted(methods))
+        raise failure
+    return await handler(request, **params)
