@@ -13,12 +13,20 @@ from fhir_server.runtime import Runtime
 from fhir_server.storage.port import RequestContext
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
     runtime: Runtime
     context: RequestContext
     negotiated: Negotiated
-    base: str
+    request: Request
+    _base: str | None = None
+
+    @property
+    def base(self) -> str:
+        """The server's base URL (built on first use: most reads never need it)."""
+        if self._base is None:
+            self._base = base_url(self.request, self.runtime.settings.base_url)
+        return self._base
 
 
 def begin(request: Request, resource_type: str | None = None) -> Call:
@@ -28,4 +36,4 @@ def begin(request: Request, resource_type: str | None = None) -> Call:
         check_type(runtime, resource_type)
     client = request.client
     context = RequestContext(client_ip=client.host if client else None)
-    return Call(runtime, context, negotiated, base_url(request, runtime.settings.base_url))
+    return Call(runtime, context, negotiated, request)

@@ -30,9 +30,12 @@ def _base_type(value: str) -> str:
 
 def negotiate(request: Request) -> Negotiated:
     """Pick the response format from _format (which wins) or Accept; XML is refused (406)."""
-    query = request.query_params
-    pretty = query.get("_pretty", "false").lower() == "true"
-    fmt = query.get("_format")
+    pretty = False
+    fmt = None
+    if request.scope["query_string"]:
+        query = request.query_params
+        pretty = query.get("_pretty", "false").lower() == "true"
+        fmt = query.get("_format")
     if fmt is not None:
         base = _base_type(fmt)
         if base in (FHIR_JSON, "json"):

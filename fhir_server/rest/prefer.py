@@ -34,7 +34,8 @@ def write_response(
     version = result.version
     headers: dict[str, str] = {}
     if version is not None and not version.deleted:
-        headers = version_headers(version, base, location=result.created or result.status == 201)
+        created = result.created or result.status == 201
+        headers = version_headers(version, base if created else None)
     elif version is not None:
         headers = {"ETag": f'W/"{version.version_id}"'}
     if wanted == OPERATION_OUTCOME:

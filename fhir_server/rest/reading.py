@@ -13,7 +13,7 @@ from fhir_server.storage.port import StoredVersion
 
 
 def stored_response(request: Request, call: Call, version: StoredVersion) -> Response:
-    headers = version_headers(version, call.base, location=False)
+    headers = version_headers(version)
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None and if_none_match.strip() in (etag(version), "*"):
         return Response(status_code=304, headers=headers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from email.utils import format_datetime
+from datetime import UTC
 from typing import Any
 
 from starlette.requests import Request
@@ -57,13 +57,23 @@ def etag(version: StoredVersion) -> str:
     return f'W/"{version.version_id}"'
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def http_date(instant: str) -> str:
-    return format_datetime(parse_instant(instant), usegmt=True)
+    """An RFC 9110 HTTP-date (IMF-fixdate), independent of the locale."""
+    moment = parse_instant(instant).astimezone(UTC)
+    return (
+        f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]}"
+        f" {moment.year} {moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} GMT"
+    )
 
 
-def version_headers(version: StoredVersion, base: str, location: bool) -> dict[str, str]:
+def version_headers(version: StoredVersion, base: str | None = None) -> dict[str, str]:
+    """ETag and Last-Modified; with a base URL also Location (for a created resource)."""
     headers = {"ETag": etag(version), "Last-Modified": http_date(version.last_updated)}
-    if location:
+    if base is not None:
         headers["Location"] = (
             f"{base}/{version.resource_type}/{version.id}/_history/{version.version_id}"
         )

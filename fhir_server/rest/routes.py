@@ -63,8 +63,8 @@ def resolve(path: str) -> tuple[Methods, dict[str, Any]] | None:
 
 async def dispatch(request: Request) -> Response:
     method = request.method
-    path = request.url.path
-    found = resolve(request.scope["path"])
+    path = request.scope["path"]
+    found = resolve(path)
     if found is None:
         raise error(404, "not-found", f"No FHIR interaction at {method} {path}")
     methods, params = found
