@@ -60,3 +60,17 @@ def test_criteria_must_select_something(client: TestClient) -> None:
     assert response.status_code == 400
     assert client.delete("/Patient?_pretty=true").status_code == 400
     assert client.get("/Patient/_history").json()["total"] == 1
+
+
+def test_conditional_update_with_an_id_that_belongs_to_another(client: TestClient) -> None:
+    other = patient(id="other")
+    other["identifier"][0]["value"] = "194001019807"
+    client.put("/Patient/other", json=other)
+    # no match for the criteria, and the body's id names an existing, different resource
+    response = client.put(f"/Patient?{PNR}", json=patient(id="other"))
+    assert response.status_code == 409
+    assert response.json()["issue"][0]["code"] == "conflict"
+    assert client.get("/Patient/other").json()["identifier"][0]["value"] == "194001019807"
+    # no match and an unused id: created with that id
+    created = client.put(f"/Patient?{PNR}", json=patient(id="chosen"))
+    assert created.status_code == 201 and created.json()["id"] == "chosen"
