@@ -31,7 +31,13 @@ from fhir_server.patch.tree import (
     set_item,
     set_single,
 )
-from fhir_server.patch.values import build_value, check_fits, has_value, property_name
+from fhir_server.patch.values import (
+    build_value,
+    check_fits,
+    element_named,
+    has_value,
+    property_name,
+)
 
 _PARTS: dict[str, tuple[str, ...]] = {
     "add": ("path", "name", "value"),
@@ -174,21 +180,6 @@ def _context(root: dict[str, Any], location: Location, model: FhirModel) -> Cont
     return context
 
 
-def _element(
-    model: FhirModel, context: Context | None, name: str
-) -> tuple[ElementDef | None, str | None]:
-    """The element named `name` (plain or typed choice name) in `context`."""
-    if context is None or not model.knows_type(context[0]):
-        return None, None
-    element = model.element(context, name)
-    if element is not None:
-        return element, None
-    resolved = model.resolve_key(context, name)
-    if resolved is None:
-        raise PatchError(f"'{name}' is not an element of {context[1]}")
-    return resolved
-
-
 def _value(
     op: Operation, model: FhirModel, element: ElementDef | None, named: str | None
 ) -> PatchValue:
@@ -206,7 +197,7 @@ def _op_add(root: dict[str, Any], op: Operation, model: FhirModel) -> None:
     container = holder(root, target, create=True)
     if container is None:
         raise PatchError("the selected element cannot have children")
-    element, named = _element(model, _context(root, target, model), op.name)
+    element, named = element_named(model, _context(root, target, model), op.name)
     item = _value(op, model, element, named)
     if element is None:
         key = op.name
@@ -262,7 +253,7 @@ def _collection(
         parent = _one(root, split[0])
         container = holder(root, parent, create=create)
         context = _context(root, parent, model)
-        element, _named = _element(model, context, split[1])
+        element, _named = element_named(model, context, split[1])
         key = split[1]
     else:
         found = locate(root, op.path)
@@ -273,7 +264,7 @@ def _collection(
         parent = found[0][:-1]
         key = found[0][-1][0]
         container = holder(root, parent)
-        element, _named = _element(model, _context(root, parent, model), key)
+        element, _named = element_named(model, _context(root, parent, model), key)
     if container is None:
         raise PatchError("the list does not exist")
     if element is not None and not element.repeating:
@@ -290,7 +281,7 @@ def _op_replace(root: dict[str, Any], op: Operation, model: FhirModel) -> None:
     parent = holder(root, target[:-1])
     assert parent is not None
     key, index = target[-1]
-    element, named = _element(model, _context(root, target[:-1], model), key)
+    element, named = element_named(model, _context(root, target[:-1], model), key)
     if element is not None and element.choice:
         named = None  # the new value may be of another of the choice's types
     item = _value(op, model, element, named)

@@ -68,7 +68,7 @@ def object_from_parts(
         if not isinstance(sub, dict) or not isinstance(sub.get("name"), str):
             raise PatchError("every nested part needs a name")
         name: str = sub["name"]
-        element, named_type = _element_named(model, context, name)
+        element, named_type = element_named(model, context, name)
         child_context = (
             model.child_context(element, named_type)
             if element is not None and "part" in sub and not value_keys(sub)
@@ -91,7 +91,7 @@ def object_from_parts(
     return built
 
 
-def _element_named(
+def element_named(
     model: FhirModel, context: Context | None, name: str
 ) -> tuple[ElementDef | None, str | None]:
     """The element `name` refers to in `context` (also a typed choice name, 'valueString')."""

@@ -23,8 +23,6 @@ class IndexEntries:
     # (param, low, high): the range implied by the value's precision
     numbers: list[tuple[str, float, float]] = field(default_factory=list)
     # (param, low, high, system or None, code or unit or None)
-    quantities: list[tuple[str, float, float, str | None, str | None]] = field(
-        default_factory=list
-    )
+    quantities: list[tuple[str, float, float, str | None, str | None]] = field(default_factory=list)
     # (param, value)
     uris: list[tuple[str, str]] = field(default_factory=list)
