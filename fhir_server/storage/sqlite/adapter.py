@@ -73,9 +73,11 @@ class SqliteStorage:
         apply_schema(write_conn)
         write_conn.execute("PRAGMA wal_autocheckpoint=0")
         self._connections.append(write_conn)
-        self._checkpointer = Checkpointer(open_connection(self._path, self._synchronous))
-        self._checkpointer.start()
+        checkpointer = Checkpointer(open_connection(self._path, self._synchronous))
+        checkpointer.start()
+        self._checkpointer = checkpointer
         self._writer = Writer(write_conn, self._make_transaction, self._group_commit_max)
+        self._writer.on_commit = lambda: checkpointer.after_commit(write_conn)
         self._writer.start()
         self._executor = ThreadPoolExecutor(self._reader_threads, thread_name_prefix="sqlite-read")
         self._inline = self._open_reader()
