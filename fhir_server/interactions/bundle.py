@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import orjson
@@ -27,7 +28,6 @@ from fhir_server.runtime import Runtime
 from fhir_server.storage.port import RequestContext, StoredVersion, Transaction
 
 T = TypeVar("T")
-_STATUS_TEXT = {200: "200 OK", 201: "201 Created", 204: "204 No Content"}
 
 
 @dataclass
@@ -299,4 +299,8 @@ def _single(runtime: Runtime, plan: EntryPlan) -> Callable[[Transaction], Any]:
 
 
 def status_text(status: int) -> str:
-    return _STATUS_TEXT.get(status, str(status))
+    """An entry's response.status: the code and its reason phrase, "201 Created"."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)

@@ -15,7 +15,7 @@ from fhir_server.interactions.bundle import (
     run_transaction,
     status_text,
 )
-from fhir_server.outcome import FhirError, operation_outcome
+from fhir_server.outcome import FhirError, information, operation_outcome
 from fhir_server.rest.common import begin
 from fhir_server.rest.negotiation import read_json_body
 from fhir_server.rest.prefer import MINIMAL, OPERATION_OUTCOME, preference
@@ -63,24 +63,13 @@ def _entry(outcome: EntryOutcome, base: str, wanted: str | None) -> dict[str, An
             entry["resource"] = orjson.Fragment(version.data)
     if outcome.resource is not None:
         entry["resource"] = outcome.resource
-    if wanted == OPERATION_OUTCOME or outcome.issues:
-        response["outcome"] = (
-            operation_outcome(list(outcome.issues))
-            if outcome.issues
-            else {
-                "resourceType": "OperationOutcome",
-                "issue": [
-                    {
-                        "severity": "information",
-                        "code": "informational",
-                        "diagnostics": status_text(outcome.status),
-                    }
-                ],
-            }
-        )
+    if outcome.issues:
+        response["outcome"] = operation_outcome(list(outcome.issues))
+    elif wanted == OPERATION_OUTCOME:
+        response["outcome"] = information(status_text(outcome.status))
     entry["response"] = response
     return entry
 
 
 def _failed(exc: FhirError) -> dict[str, Any]:
-    return {"response": {"status": str(exc.status), "outcome": exc.outcome()}}
+    return {"response": {"status": status_text(exc.status), "outcome": exc.outcome()}}
