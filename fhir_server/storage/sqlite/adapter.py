@@ -72,6 +72,8 @@ class SqliteStorage:
         write_conn = open_connection(self._path, self._synchronous)
         apply_schema(write_conn)
         write_conn.execute("PRAGMA wal_autocheckpoint=0")
+        # when the log starts over, a file grown under a burst is cut back to 64 MB
+        write_conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
         self._connections.append(write_conn)
         checkpointer = Checkpointer(open_connection(self._path, self._synchronous))
         checkpointer.start()
