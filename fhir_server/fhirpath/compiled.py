@@ -250,23 +250,7 @@ def _walk(base: Step | None, names: tuple[str, ...]) -> Step:
     def walk(nodes: list[Any], root: dict[str, Any]) -> list[Any]:
         if base is not None:
             nodes = base(nodes, root)
-        for name in names:
-            out: list[Any] = []
-            for item in nodes:
-                if isinstance(item, dict):
-                    value = item.get(name)
-                    if value is None:
-                        continue
-                    if isinstance(value, list):
-                        out.extend(value)
-                    else:
-                        out.append(value)
-            if not out:
-                return out
-            nodes = out
-        if None in nodes:  # a primitive list with gaps where only extensions are
-            return [item for item in nodes if item is not None]
-        return nodes
+        return _descend(nodes, names)
 
     if base is None and len(names) == 1:
         only = names[0]
@@ -307,26 +291,30 @@ def _walk_from_resource(names: tuple[str, ...]) -> Step:
         value = root.get(first)
         if value is None:
             return []
-        found: list[Any] = value if isinstance(value, list) else [value]
-        for name in rest:
-            out: list[Any] = []
-            for item in found:
-                if isinstance(item, dict):
-                    value = item.get(name)
-                    if value is None:
-                        continue
-                    if isinstance(value, list):
-                        out.extend(value)
-                    else:
-                        out.append(value)
-            if not out:
-                return out
-            found = out
-        if None in found:
-            return [item for item in found if item is not None]
-        return found
+        return _descend(value if isinstance(value, list) else [value], rest)
 
     return walk
+
+
+def _descend(nodes: list[Any], names: tuple[str, ...]) -> list[Any]:
+    """The values at `names` below `nodes`, arrays flattened, as FHIRPath navigates."""
+    for name in names:
+        out: list[Any] = []
+        for item in nodes:
+            if isinstance(item, dict):
+                value = item.get(name)
+                if value is None:
+                    continue
+                if isinstance(value, list):
+                    out.extend(value)
+                else:
+                    out.append(value)
+        if not out:
+            return out
+        nodes = out
+    if None in nodes:  # a primitive list with gaps where only extensions are
+        return [item for item in nodes if item is not None]
+    return nodes
 
 
 def _keys_step(parent: Step, keys: tuple[str, ...]) -> Step:
