@@ -34,8 +34,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the fhir_server package
 
 import benchlib
+
+from fhir_server.cli import serve_command
 
 TARGETS = {"create": 1500.0, "read": 4000.0}
 
@@ -44,18 +47,7 @@ def run_server_sequence(
     args: argparse.Namespace, generator: str, conc: int, data_dir: Path, work: Path
 ) -> dict[str, Any]:
     port = args.port or benchlib.free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "fhir_server",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-    ]
+    argv = serve_command(port, data_dir)
     server = benchlib.Server(argv, port, work / "server.log", "/metadata")
     print(f"\n== concurrency {conc}: {' '.join(argv[1:])}  (pid follows)")
     server.start(timeout=args.start_timeout)

@@ -5,7 +5,24 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
+
+
+def serve_command(port: int, data_dir: Path, host: str = "127.0.0.1") -> list[str]:
+    """The command line that runs a server with this interpreter (tests, benchmarks)."""
+    return [
+        sys.executable,
+        "-m",
+        "fhir_server",
+        "serve",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

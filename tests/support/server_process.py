@@ -6,11 +6,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from fhir_server.cli import serve_command
 
 
 def free_port() -> int:
@@ -33,18 +34,7 @@ class ServerProcess:
         env = {**os.environ, **self.env, "FHIR_SERVER_LOG_LEVEL": "warning"}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "fhir_server",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--data-dir",
-                    str(self.data_dir),
-                ],
+                serve_command(self.port, self.data_dir),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
