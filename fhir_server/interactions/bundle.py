@@ -22,7 +22,11 @@ from fhir_server.interactions.incoming import criteria_issue, new_id, parse_crit
 from fhir_server.interactions.patch import patch_in
 from fhir_server.interactions.references import collect_references, rewrite
 from fhir_server.interactions.result import WriteResult
-from fhir_server.interactions.update import conditional_update_in, update_in
+from fhir_server.interactions.update import (
+    conditional_target,
+    conditional_update_in,
+    update_in,
+)
 from fhir_server.outcome import FhirError, Issue, bad_request, gone, not_found
 from fhir_server.runtime import Runtime
 from fhir_server.storage.port import RequestContext, StoredVersion, Transaction
@@ -150,11 +154,10 @@ async def _resolve_identity(
         if plan.rid is None:
             plan.rid = new_id()
     elif plan.method == "PUT" and plan.rid is None and plan.criteria is not None:
-        found = await tx.find(plan.resource_type, plan.criteria)
-        if len(found) > 1:
-            raise FhirError(412, [criteria_issue(len(found), "Conditional update")])
         assert plan.resource is not None
-        plan.rid = found[0].id if found else plan.resource.get("id") or new_id()
+        body_id = plan.resource.get("id")
+        target = await conditional_target(tx, plan.resource_type, plan.criteria, body_id)
+        plan.rid = target or new_id()
         plan.criteria = None
     if plan.rid is not None and plan.method in ("POST", "PUT"):
         target = f"{plan.resource_type}/{plan.rid}"

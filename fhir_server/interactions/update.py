@@ -59,16 +59,13 @@ async def update_in(
     return WriteResult(201 if created else 200, version, created=created)
 
 
-async def conditional_update_in(
-    tx: Transaction,
-    resource_type: str,
-    criteria: Criteria,
-    resource: dict[str, Any],
-    if_match: int | None = None,
-) -> WriteResult:
-    """PUT Type?criteria: update the one match, create when none, 412 when several."""
+async def conditional_target(
+    tx: Transaction, resource_type: str, criteria: Criteria, body_id: str | None
+) -> str | None:
+    """The id a conditional update writes to: the one match (which the body's id, if any,
+    must name), else the body's id when no other resource has it; None for a new id.
+    412 when several match, 409 when the body's id belongs to a non-matching resource."""
     matches = await tx.find(resource_type, criteria)
-    body_id = resource.get("id")
     if len(matches) > 1:
         raise FhirError(412, [criteria_issue(len(matches), "Conditional update")])
     if len(matches) == 1:
@@ -78,7 +75,7 @@ async def conditional_update_in(
                 f"The resource id '{body_id}' differs from the id '{target}' the criteria matched",
                 "id",
             )
-        return await update_in(tx, resource_type, target, resource, if_match)
+        return target
     if body_id is not None:
         existing = await tx.read(resource_type, body_id)
         if existing is not None and not existing.deleted:
@@ -87,7 +84,20 @@ async def conditional_update_in(
                 "conflict",
                 f"{resource_type}/{body_id} exists but does not match the criteria",
             )
-        return await update_in(tx, resource_type, body_id, resource, if_match)
+    return body_id
+
+
+async def conditional_update_in(
+    tx: Transaction,
+    resource_type: str,
+    criteria: Criteria,
+    resource: dict[str, Any],
+    if_match: int | None = None,
+) -> WriteResult:
+    """PUT Type?criteria: update the one match, create when none, 412 when several."""
+    target = await conditional_target(tx, resource_type, criteria, resource.get("id"))
+    if target is not None:
+        return await update_in(tx, resource_type, target, resource, if_match)
     resource["id"] = new_id()
     version = await tx.write(resource_type, resource["id"], resource, "POST")
     return WriteResult(201, version, created=True)

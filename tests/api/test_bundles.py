@@ -208,3 +208,40 @@ def test_bundle_type_must_be_batch_or_transaction(client: TestClient) -> None:
     response = client.post("/", json={"resourceType": "Bundle", "type": "collection"})
     assert response.status_code == 400
     assert client.post("/", json=patient()).status_code == 400
+
+
+def test_transaction_conditional_update_checks_ids(client: TestClient) -> None:
+    client.put("/Patient/known", json=patient(id="known"))
+    criteria = f"Patient?identifier={PNR_SYSTEM}|191212121212"
+    wrong_id = _tx(
+        [{"resource": patient(id="other"), "request": {"method": "PUT", "url": criteria}}]
+    )
+    response = client.post("/", json=wrong_id)
+    assert response.status_code == 400
+    assert "Bundle.entry[0]" in response.json()["issue"][0]["diagnostics"]
+    other = patient(id="taken")
+    other["identifier"][0]["value"] = "194001019807"
+    client.put("/Patient/taken", json=other)
+    no_match = _tx(
+        [
+            {
+                "resource": patient(id="taken"),
+                "request": {
+                    "method": "PUT",
+                    "url": f"Patient?identifier={PNR_SYSTEM}|200001019800",
+                },
+            }
+        ]
+    )
+    assert client.post("/", json=no_match).status_code == 409
+    match = _tx(
+        [
+            {
+                "resource": patient(id="known", gender="male"),
+                "request": {"method": "PUT", "url": criteria},
+            }
+        ]
+    )
+    response = client.post("/", json=match)
+    assert response.status_code == 200, response.text
+    assert client.get("/Patient/known").json()["gender"] == "male"
