@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tarfile
 from functools import cache
-from typing import Any
 
 import orjson
 import pytest
@@ -25,7 +24,7 @@ def _bundles() -> list[bytes]:
         for member in members[:BUNDLES]:
             handle = tar.extractfile(member)
             assert handle is not None
-            out.append(handle.read())
+            out.append(orjson.dumps(orjson.loads(handle.read())))  # compact
     return out
 
 
