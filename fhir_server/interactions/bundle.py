@@ -15,10 +15,11 @@ from typing import Any, TypeVar
 
 import orjson
 
+from fhir_server.ids import new_id
 from fhir_server.interactions.bundle_entries import ORDER, EntryPlan, plan_entry
 from fhir_server.interactions.create import create_in
 from fhir_server.interactions.delete import conditional_delete_in, delete_in
-from fhir_server.interactions.incoming import criteria_issue, new_id, parse_criteria_text
+from fhir_server.interactions.incoming import criteria_issue, parse_criteria_text
 from fhir_server.interactions.patch import patch_in
 from fhir_server.interactions.references import collect_references, rewrite
 from fhir_server.interactions.result import WriteResult

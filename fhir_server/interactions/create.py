@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir_server.interactions.incoming import criteria_issue, new_id
+from fhir_server.ids import new_id
+from fhir_server.interactions.incoming import criteria_issue
 from fhir_server.interactions.result import WriteResult
 from fhir_server.outcome import FhirError
 from fhir_server.storage.port import Criteria, Transaction

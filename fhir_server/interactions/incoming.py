@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import re
-import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
+from fhir_server.ids import is_valid_id
 from fhir_server.outcome import FhirError, Issue, bad_request, not_found
 from fhir_server.runtime import Runtime
 from fhir_server.storage.port import Criteria
-
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 def check_type(runtime: Runtime, resource_type: str) -> None:
@@ -24,7 +17,7 @@ def check_type(runtime: Runtime, resource_type: str) -> None:
 
 
 def check_id(rid: str) -> None:
-    if _ID.fullmatch(rid) is None:
+    if not is_valid_id(rid):
         raise bad_request(f"'{rid}' is not a valid resource id ([A-Za-z0-9-.]{{1,64}})")
 
 

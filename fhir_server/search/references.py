@@ -7,10 +7,9 @@ id is another server's, and must not match a local resource with the same id.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+from fhir_server.ids import is_valid_id
 
 
 def local_target(
@@ -24,16 +23,12 @@ def local_target(
     parts = text.split("/")
     if len(parts) in (2, 4) and (len(parts) == 2 or parts[2] == "_history"):
         kind, rid = parts[0], parts[1]
-        if kind in resource_types and _ID.fullmatch(rid):
+        if kind in resource_types and is_valid_id(rid):
             return kind, rid
         return None, None
     if "://" in text:
         if len(parts) >= 4 and parts[-2] == "_history":
             parts = parts[:-2]
-        if len(parts) >= 2 and parts[-2] in resource_types and _ID.fullmatch(parts[-1]):
+        if len(parts) >= 2 and parts[-2] in resource_types and is_valid_id(parts[-1]):
             return parts[-2], None
     return None, None
-
-
-def is_valid_id(text: str) -> bool:
-    return _ID.fullmatch(text) is not None

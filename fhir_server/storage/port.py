@@ -9,7 +9,7 @@ create) cannot race. A job's writes also append to the outbox in the same transa
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -24,9 +24,6 @@ class RequestContext:
     scopes: frozenset[str] = frozenset()
     client_ip: str | None = None
     request_id: str = ""
-
-
-SYSTEM_CONTEXT = RequestContext(principal="system")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +55,6 @@ class SearchResult:
 
 
 Criteria = Sequence[tuple[str, str]]
-
-
-@dataclass(slots=True)
-class WriteOptions:
-    """How a write stores: method recorded in history, and the expected current version."""
-
-    method: str
-    if_match: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Transaction(Protocol):

@@ -3,20 +3,16 @@
 - no empty objects or arrays, and no null except as a placeholder inside the
   array of a primitive's `_name` sibling (json.html#primitive);
 - a primitive array and its `_name` array have the same length, and a `_name` array
-  holds objects or null;
-- resource ids and `id` of elements are valid ids.
+  holds objects or null.
+Ids and other primitive formats are the schema's patterns.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fhir_server import fhirjson
 from fhir_server.outcome import Issue
-
-_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-
 
 # What any breach of these rules looks like in compact JSON. Most resources have none of
 # it, and finding that out in their serialised form is ~30 times cheaper than the walk.
@@ -80,7 +76,3 @@ def _check_array(
             issues.append(Issue("error", "structure", "arrays cannot nest", (item_path,)))
     if all_null:
         issues.append(Issue("error", "structure", "an array must not hold only null", (path,)))
-
-
-def is_valid_id(value: Any) -> bool:
-    return isinstance(value, str) and _ID.fullmatch(value) is not None
