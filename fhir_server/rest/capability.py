@@ -23,7 +23,19 @@ TYPE_INTERACTIONS = (
     "history-instance",
     "history-type",
     "create",
+    "search-type",
 )
+# search parameter types the criteria parser does not take yet
+_UNSERVED_PARAM_TYPES = {"composite", "special"}
+_UNSERVED_PARAMS = {"_text", "_content", "_query", "_filter"}
+
+
+def _search_params(definitions: Definitions, rtype: str) -> list[dict[str, Any]]:
+    return [
+        {"name": code, "definition": sp["url"], "type": sp["type"]}
+        for code, sp in sorted(definitions.search_params_for(rtype).items())
+        if sp["type"] not in _UNSERVED_PARAM_TYPES and code not in _UNSERVED_PARAMS
+    ]
 SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system")
 
 
@@ -40,6 +52,7 @@ def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
             "conditionalRead": "not-match",
             "conditionalUpdate": True,
             "conditionalDelete": "single",
+            "searchParam": _search_params(definitions, rtype),
         }
         for rtype in sorted(definitions.resource_types)
     ]

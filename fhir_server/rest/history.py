@@ -51,7 +51,7 @@ def history_entry(version: StoredVersion, base: str) -> dict[str, Any]:
 async def _history(
     request: Request, call: Call, resource_type: str | None, rid: str | None, path: str
 ) -> Response:
-    count = page_size(request, call.runtime.settings)
+    count = page_size(request.query_params.get("_count"), call.runtime.settings)
     page = await call.runtime.storage.history(
         call.context,
         resource_type,

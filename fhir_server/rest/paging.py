@@ -12,8 +12,8 @@ from fhir_server.outcome import bad_request
 from fhir_server.storage.clock import format_instant, parse_instant
 
 
-def page_size(request: Request, settings: Settings) -> int:
-    raw = request.query_params.get("_count")
+def page_size(raw: str | None, settings: Settings) -> int:
+    """The page size a _count value asks for, within the configured maximum."""
     if raw is None:
         return settings.default_page_size
     if not raw.isdigit():

@@ -1,6 +1,6 @@
 """The FHIR RESTful API's URL patterns (http.html#summary) and their handlers.
 
-A path is matched by its segments, not by regular expressions: the whole API has eight
+A path is matched by its segments, not by regular expressions: the whole API has nine
 shapes, and telling them apart by segment count and fixed names is both exact and cheap.
 """
 
@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server.outcome import FhirError, error
-from fhir_server.rest import capability, history, instance, system, type_level
+from fhir_server.rest import capability, history, instance, search, system, type_level
 
 Handler = Callable[..., Awaitable[Response]]
 Methods = dict[str, Handler]
@@ -22,11 +22,13 @@ _SYSTEM: Methods = {"POST": system.batch_or_transaction}
 _METADATA: Methods = {"GET": capability.metadata}
 _SYSTEM_HISTORY: Methods = {"GET": history.system_history}
 _TYPE: Methods = {
+    "GET": search.search_get,
     "POST": type_level.create,
     "PUT": type_level.conditional_update,
     "DELETE": type_level.conditional_delete,
 }
 _TYPE_HISTORY: Methods = {"GET": history.type_history}
+_TYPE_SEARCH: Methods = {"POST": search.search_post}
 _INSTANCE: Methods = {
     "GET": instance.read,
     "PUT": instance.update,
@@ -53,6 +55,8 @@ def resolve(path: str) -> tuple[Methods, dict[str, Any]] | None:
     if count == 2:
         if parts[1] == "_history":
             return _TYPE_HISTORY, {"resource_type": first}
+        if parts[1] == "_search":  # "_" is not an id character: no resource is called that
+            return _TYPE_SEARCH, {"resource_type": first}
         return _INSTANCE, {"resource_type": first, "rid": parts[1]}
     if count == 3 and parts[2] == "_history":
         return _INSTANCE_HISTORY, {"resource_type": first, "rid": parts[1]}

@@ -102,8 +102,18 @@ class Storage(Protocol):
     ) -> HistoryPage: ...
 
     async def search(
-        self, ctx: RequestContext, resource_type: str, criteria: Criteria, *, count: int
-    ) -> SearchResult: ...
+        self,
+        ctx: RequestContext,
+        resource_type: str,
+        criteria: Criteria,
+        *,
+        count: int,
+        cursor: str | None = None,
+        total: bool = True,
+    ) -> SearchResult:
+        """Current resources matching the criteria, in a stable order (the order they were
+        first stored), a page of `count` after the opaque `cursor`."""
+        ...
 
     async def run(self, ctx: RequestContext, job: Callable[[Transaction], Awaitable[T]]) -> T:
         """Run a job atomically, serialised with every other job; return its result after

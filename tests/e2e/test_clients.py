@@ -32,6 +32,11 @@ def test_fhirpy_crud(server: ServerProcess) -> None:
     fetched = fhir.reference("Patient", patient.id).to_resource()
     assert fetched["name"][0]["family"] == "Lindström"
 
+    found = fhir.resources("Patient").search(family="lindstrom", given="Åke").fetch()
+    assert [p.id for p in found] == [patient.id]
+    by_pnr = fhir.resources("Patient").search(identifier=f"{PNR}|194001019807").fetch_all()
+    assert [p.id for p in by_pnr] == [patient.id]
+
     fetched["gender"] = "other"
     fetched.save()
     assert fetched["meta"]["versionId"] == "2"

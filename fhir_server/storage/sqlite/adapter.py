@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fhir_server.definitions import Definitions
+from fhir_server.outcome import bad_request
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.indexer import Indexer
 from fhir_server.storage.clock import MonotonicClock
@@ -189,19 +190,34 @@ class SqliteStorage:
         return await self._in_reader(work)
 
     async def search(
-        self, ctx: RequestContext, resource_type: str, criteria: Criteria, *, count: int
+        self,
+        ctx: RequestContext,
+        resource_type: str,
+        criteria: Criteria,
+        *,
+        count: int,
+        cursor: str | None = None,
+        total: bool = True,
     ) -> SearchResult:
         plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
         sql, args = compile_plan(plan)
+        after = _cursor_rid(cursor)
 
         def work(conn: sqlite3.Connection) -> SearchResult:
-            rids = [r[0] for r in conn.execute(sql, args).fetchall()]
+            # rids only grow, so a page boundary never moves while others write
+            rows = conn.execute(
+                f"{sql} AND r.rid > ? ORDER BY r.rid LIMIT ?", [*args, after, count + 1]
+            ).fetchall()
             versions = []
-            for key in rids[:count]:
+            for (key,) in rows[:count]:
                 row = conn.execute(CURRENT_BY_RID, (key,)).fetchone()
                 if row is not None:
                     versions.append(row_to_version(row))
-            return SearchResult(versions=versions, total=len(rids))
+            matched = None
+            if total:
+                (matched,) = conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()
+            next_cursor = str(rows[count - 1][0]) if len(rows) > count and count else None
+            return SearchResult(versions=versions, total=matched, next_cursor=next_cursor)
 
         return await self._in_reader(work)
 
@@ -223,3 +239,11 @@ class SqliteStorage:
             return [dict(zip(keys, row, strict=True)) for row in rows]
 
         return await self._in_reader(work)
+
+
+def _cursor_rid(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit():
+        raise bad_request(f"_cursor={cursor} is not a cursor this server gave out", "_cursor")
+    return int(cursor)

@@ -1,0 +1,136 @@
+"""search-type: GET /Type?criteria and POST /Type/_search (search.html).
+
+Criteria are everything the search parameter registry knows; the result parameters served
+so far are _count, _total, _summary, _elements and the paging cursor. Unknown or unsupported
+parameters are a 400, or with `Prefer: handling=lenient` are left out, named in an
+OperationOutcome entry, and absent from the `self` link.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fhir_server import fhirjson
+from fhir_server.outcome import FhirError, Issue, bad_request, error, operation_outcome
+from fhir_server.rest.common import Call, begin
+from fhir_server.rest.paging import link, page_size
+from fhir_server.rest.prefer import preference
+from fhir_server.rest.responses import dumps, media_header
+from fhir_server.rest.shaping import select_elements, summarize
+from fhir_server.search.criteria import IGNORED_PARAMETERS, RESULT_PARAMETERS, parse_criteria
+from fhir_server.storage.port import StoredVersion
+
+SERVED_RESULT_PARAMETERS = frozenset({"_count", "_total", "_summary", "_elements"})
+CURSOR = "_cursor"
+_FORM = "application/x-www-form-urlencoded"
+
+
+async def search_get(request: Request, resource_type: str) -> Response:
+    return await _search(request, resource_type, request.query_params.multi_items())
+
+
+async def search_post(request: Request, resource_type: str) -> Response:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != _FORM:
+        raise error(415, "not-supported", f"POST {resource_type}/_search takes {_FORM}")
+    body = (await request.body()).decode("utf-8", errors="strict")
+    pairs = request.query_params.multi_items() + parse_qsl(body, keep_blank_values=True)
+    return await _search(request, resource_type, pairs)
+
+
+async def _search(request: Request, resource_type: str, pairs: list[tuple[str, str]]) -> Response:
+    call = begin(request, resource_type)
+    lenient = preference(request, "handling") == "lenient"
+    criteria: list[tuple[str, str]] = []
+    results: dict[str, str] = {}
+    skipped: list[Issue] = []
+    cursor = None
+    for name, value in pairs:
+        code = name.split(":", 1)[0]
+        if code == CURSOR:
+            cursor = value
+        elif code in IGNORED_PARAMETERS:
+            continue
+        elif code in SERVED_RESULT_PARAMETERS:
+            results[code] = value
+        elif code in RESULT_PARAMETERS:
+            problem = bad_request(f"'{name}' is not supported by this server yet", name)
+            if not lenient:
+                raise problem
+            skipped.extend(problem.issues)
+        elif lenient:
+            try:
+                parse_criteria(call.runtime.definitions, resource_type, [(name, value)])
+            except FhirError as problem:
+                skipped.extend(problem.issues)
+                continue
+            criteria.append((name, value))
+        else:
+            criteria.append((name, value))
+    summary = results.get("_summary")
+    total_mode = results.get("_total", "accurate")
+    if total_mode not in ("none", "estimate", "accurate"):
+        raise bad_request(f"_total={total_mode} is not none, estimate or accurate", "_total")
+    count = 0 if summary == "count" else page_size(results.get("_count"), call.runtime.settings)
+    found = await call.runtime.storage.search(
+        call.context,
+        resource_type,
+        criteria,
+        count=count,
+        cursor=cursor,
+        total=total_mode != "none" or summary == "count",
+    )
+    applied = criteria + sorted(results.items())
+    path = f"{call.base}/{resource_type}"
+    links = [{"relation": "self", "url": link(path, applied)}]
+    if found.next_cursor is not None:
+        links.append(
+            {"relation": "next", "url": link(path, [*applied, (CURSOR, found.next_cursor)])}
+        )
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if found.total is not None:
+        bundle["total"] = found.total
+    bundle["link"] = links
+    entries = [_entry(call, v, summary, results.get("_elements")) for v in found.versions]
+    if skipped:
+        entries.append(
+            {
+                "resource": operation_outcome(
+                    [
+                        Issue("warning", i.code, f"Ignored: {i.diagnostics}", i.expression)
+                        for i in skipped
+                    ]
+                ),
+                "search": {"mode": "outcome"},
+            }
+        )
+    if entries:
+        bundle["entry"] = entries
+    return Response(
+        dumps(bundle, call.negotiated.pretty), media_type=media_header(call.negotiated.media_type)
+    )
+
+
+def _entry(
+    call: Call, version: StoredVersion, summary: str | None, elements: str | None
+) -> dict[str, Any]:
+    assert version.data is not None
+    resource: Any = orjson.Fragment(version.data)
+    if summary not in (None, "false") or elements is not None:
+        shaped = fhirjson.loads(version.data)
+        definitions = call.runtime.definitions
+        if summary not in (None, "false"):
+            shaped = summarize(definitions, shaped, summary or "false")
+        else:
+            shaped = select_elements(definitions, shaped, elements or "")
+        resource = shaped
+    return {
+        "fullUrl": f"{call.base}/{version.resource_type}/{version.id}",
+        "resource": resource,
+        "search": {"mode": "match"},
+    }
