@@ -36,6 +36,8 @@ def _search_params(definitions: Definitions, rtype: str) -> list[dict[str, Any]]
         for code, sp in sorted(definitions.search_params_for(rtype).items())
         if sp["type"] not in _UNSERVED_PARAM_TYPES and code not in _UNSERVED_PARAMS
     ]
+
+
 SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system")
 
 
