@@ -252,23 +252,6 @@ def _walk(base: Step | None, names: tuple[str, ...]) -> Step:
             nodes = base(nodes, root)
         return _descend(nodes, names)
 
-    if base is None and len(names) == 1:
-        only = names[0]
-
-        def walk_one(nodes: list[Any], root: dict[str, Any]) -> list[Any]:
-            out: list[Any] = []
-            for item in nodes:
-                if isinstance(item, dict):
-                    value = item.get(only)
-                    if value is None:
-                        continue
-                    if isinstance(value, list):
-                        out.extend(v for v in value if v is not None)
-                    else:
-                        out.append(value)
-            return out
-
-        return walk_one
     return walk
 
 
