@@ -15,7 +15,6 @@ JSON = "application/json"
 JSON_PATCH = "application/json-patch+json"
 _JSON_TYPES = {FHIR_JSON, JSON, "json", "text/json"}
 _XML_TYPES = {"application/fhir+xml", "application/xml", "text/xml", "xml"}
-_TURTLE_TYPES = {"text/turtle", "ttl"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,9 @@ from fhir_server.storage.sqlite.checkpoint import Checkpointer
 from fhir_server.storage.sqlite.connection import apply_schema, open_connection
 from fhir_server.storage.sqlite.queries import (
     CURRENT_BY_KEY,
-    CURRENT_BY_RID,
     VERSION_BY_KEY,
     VERSION_COLUMNS,
+    current_versions,
     row_to_version,
 )
 from fhir_server.storage.sqlite.search_sql import compile_plan
@@ -208,11 +208,7 @@ class SqliteStorage:
             rows = conn.execute(
                 f"{sql} AND r.rid > ? ORDER BY r.rid LIMIT ?", [*args, after, count + 1]
             ).fetchall()
-            versions = []
-            for (key,) in rows[:count]:
-                row = conn.execute(CURRENT_BY_RID, (key,)).fetchone()
-                if row is not None:
-                    versions.append(row_to_version(row))
+            versions = current_versions(conn, (key for (key,) in rows[:count]))
             matched = None
             if total:
                 (matched,) = conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 from fhir_server.storage.port import StoredVersion
@@ -32,3 +34,13 @@ def row_to_version(row: tuple[Any, ...]) -> StoredVersion:
         data=row[6],
         seq=row[7],
     )
+
+
+def current_versions(conn: sqlite3.Connection, rids: Iterable[int]) -> list[StoredVersion]:
+    """The current versions of resources by rid, in the order given."""
+    out = []
+    for rid in rids:
+        row = conn.execute(CURRENT_BY_RID, (rid,)).fetchone()
+        if row is not None:
+            out.append(row_to_version(row))
+    return out

@@ -13,7 +13,7 @@ from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import Criteria, RequestContext, StoredVersion
-from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, CURRENT_BY_RID, row_to_version
+from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, current_versions, row_to_version
 from fhir_server.storage.sqlite.search_sql import compile_plan
 
 INDEX_TABLES = (
@@ -54,12 +54,7 @@ class SqliteTransaction:
             raise bad_request("Conditional criteria must name at least one search parameter")
         sql, args = compile_plan(plan)
         rids = [r[0] for r in self._conn.execute(sql, args).fetchall()]
-        out = []
-        for rid in rids:
-            row = self._conn.execute(CURRENT_BY_RID, (rid,)).fetchone()
-            if row is not None:
-                out.append(row_to_version(row))
-        return out
+        return current_versions(self._conn, rids)
 
     async def write(
         self, resource_type: str, rid: str, resource: dict[str, Any] | None, method: str
