@@ -1,4 +1,4 @@
-"""Resource ids: the FHIR `id` datatype, and the ids this server assigns."""
+"""Resource ids (the FHIR `id` datatype, the ids this server assigns) and version tags."""
 
 from __future__ import annotations
 
@@ -15,3 +15,8 @@ def is_valid_id(text: str) -> bool:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def version_etag(version_id: int) -> str:
+    """The weak ETag of a version: W/"3" (http.html#versioning)."""
+    return f'W/"{version_id}"'

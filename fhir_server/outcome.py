@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fhir_server.ids import version_etag
+
 
 @dataclass(frozen=True, slots=True)
 class Issue:
@@ -51,7 +53,7 @@ class FhirError(Exception):
         return operation_outcome(self.issues)
 
     def with_etag(self, version_id: int) -> FhirError:
-        self.headers["ETag"] = f'W/"{version_id}"'
+        self.headers["ETag"] = version_etag(version_id)
         return self
 
 

@@ -8,6 +8,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fhir_server.ids import version_etag
 from fhir_server.rest.common import Call, begin
 from fhir_server.rest.paging import instant_param, kept_params, link, page_size
 from fhir_server.rest.responses import dumps, media_header
@@ -42,7 +43,7 @@ def history_entry(version: StoredVersion, base: str) -> dict[str, Any]:
     entry["request"] = {"method": method, "url": version.resource_type if method == "POST" else url}
     entry["response"] = {
         "status": status,
-        "etag": f'W/"{version.version_id}"',
+        "etag": version_etag(version.version_id),
         "lastModified": version.last_updated,
     }
     return entry

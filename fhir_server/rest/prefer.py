@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fhir_server.ids import version_etag
 from fhir_server.interactions.result import WriteResult
 from fhir_server.outcome import information
 from fhir_server.rest.negotiation import Negotiated
@@ -37,7 +38,7 @@ def write_response(
         created = result.created or result.status == 201
         headers = version_headers(version, base if created else None)
     elif version is not None:
-        headers = {"ETag": f'W/"{version.version_id}"'}
+        headers = {"ETag": version_etag(version.version_id)}
     if wanted == OPERATION_OUTCOME:
         return json_response(information(action), negotiated, _ok(result.status), headers)
     if wanted == MINIMAL or version is None or version.data is None:

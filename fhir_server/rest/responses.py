@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server import fhirjson
+from fhir_server.ids import version_etag
 from fhir_server.outcome import FhirError
 from fhir_server.rest.negotiation import FHIR_JSON, Negotiated
 from fhir_server.storage.clock import parse_instant
@@ -54,7 +55,7 @@ def raw_response(
 
 
 def etag(version: StoredVersion) -> str:
-    return f'W/"{version.version_id}"'
+    return version_etag(version.version_id)
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -8,6 +8,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fhir_server.ids import version_etag
 from fhir_server.interactions.bundle import (
     EntryOutcome,
     check_bundle,
@@ -57,7 +58,7 @@ def _entry(outcome: EntryOutcome, base: str, wanted: str | None) -> dict[str, An
         entry["fullUrl"] = f"{base}/{url}"
         if outcome.location:
             response["location"] = f"{url}/_history/{version.version_id}"
-        response["etag"] = f'W/"{version.version_id}"'
+        response["etag"] = version_etag(version.version_id)
         response["lastModified"] = version.last_updated
         if version.data is not None and not version.deleted and wanted != MINIMAL:
             entry["resource"] = orjson.Fragment(version.data)
