@@ -15,8 +15,10 @@ from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
+from fhir_server import services
 from fhir_server.config import Settings
 from fhir_server.definitions import load_definitions
+from fhir_server.rest import operation_list
 from fhir_server.rest.errors import answer_exception
 from fhir_server.rest.routes import dispatch
 from fhir_server.runtime import Runtime
@@ -43,10 +45,16 @@ class FhirApp:
             base_url=self.settings.base_url or None,
         )
         await storage.start()
-        self.state.runtime = Runtime(self.settings, definitions, default_validator(), storage)
+        runtime = Runtime(self.settings, definitions, default_validator(), storage)
+        self.state.runtime = runtime
+        started = services.build(runtime)
+        await services.start_all(started)  # on failure it stops those it started
+        self.state.services = started
         log.info("FHIR server ready, data in %s", self.settings.sqlite_path)
 
     async def shutdown(self) -> None:
+        await services.stop_all(getattr(self.state, "services", []))
+        self.state.services = []
         runtime: Runtime | None = getattr(self.state, "runtime", None)
         if runtime is not None:
             await runtime.storage.close()
@@ -77,8 +85,9 @@ class FhirApp:
                     await self.startup()
                 except Exception as exc:
                     log.exception("start-up failed")
+                    await self.shutdown()  # release what did start: the store, services
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
+                    raise  # as Starlette's router does: the server sees the failure
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.shutdown()
@@ -87,4 +96,5 @@ class FhirApp:
 
 
 def create_app(settings: Settings | None = None) -> FhirApp:
+    operation_list.install()
     return FhirApp(settings or Settings())

@@ -35,9 +35,14 @@ def read_tgz_json(archive: Path) -> Iterator[tuple[str, Any]]:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
+def settings(tmp_path: Path) -> Settings:
+    """Settings for an app in process on a fresh embedded store."""
+    return Settings(data_dir=tmp_path / "data", max_body_bytes=1_000_000)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
     """The app in process, on a fresh embedded store."""
-    settings = Settings(data_dir=tmp_path / "data", max_body_bytes=1_000_000)
     with TestClient(create_app(settings), base_url="http://testserver") as test_client:
         yield test_client
 

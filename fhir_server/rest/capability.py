@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from fhir_server import FHIR_VERSION, __version__
 from fhir_server.definitions import Definitions
+from fhir_server.rest import operations
 from fhir_server.rest.common import begin
 from fhir_server.rest.responses import json_response
 
@@ -41,6 +42,22 @@ def _search_params(definitions: Definitions, rtype: str) -> list[dict[str, Any]]
 SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system")
 
 
+def _operation_entry(operation: operations.Operation) -> dict[str, Any]:
+    entry = {"name": operation.name, "definition": operation.definition}
+    if operation.documentation:
+        entry["documentation"] = operation.documentation
+    return entry
+
+
+def _operations(rtype: str) -> list[dict[str, Any]]:
+    return [
+        _operation_entry(op)
+        for op in operations.registered()
+        if (operations.TYPE in op.levels or operations.INSTANCE in op.levels)
+        and (op.types is None or rtype in op.types)
+    ]
+
+
 def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
     resources = [
         {
@@ -57,6 +74,13 @@ def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
             "searchParam": _search_params(definitions, rtype),
         }
         for rtype in sorted(definitions.resource_types)
+    ]
+    for entry in resources:
+        declared = _operations(str(entry["type"]))
+        if declared:
+            entry["operation"] = declared
+    system_operations = [
+        _operation_entry(op) for op in operations.registered() if operations.SYSTEM in op.levels
     ]
     return {
         "resourceType": "CapabilityStatement",
@@ -77,6 +101,7 @@ def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
                 "mode": "server",
                 "resource": resources,
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+                **({"operation": system_operations} if system_operations else {}),
             }
         ],
     }

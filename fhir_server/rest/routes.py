@@ -1,6 +1,6 @@
 """The FHIR RESTful API's URL patterns (http.html#summary) and their handlers.
 
-A path is matched by its segments, not by regular expressions: the whole API has nine
+A path is matched by its segments, not by regular expressions: the whole API has ten
 shapes, and telling them apart by segment count and fixed names is both exact and cheap.
 """
 
@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server.outcome import FhirError, error
-from fhir_server.rest import capability, history, instance, search, system, type_level
+from fhir_server.rest import capability, history, instance, operations, search, system, type_level
 
 Handler = Callable[..., Awaitable[Response]]
 Methods = dict[str, Handler]
@@ -37,6 +37,8 @@ _INSTANCE: Methods = {
 }
 _INSTANCE_HISTORY: Methods = {"GET": history.instance_history}
 _VERSION: Methods = {"GET": instance.vread}
+# operations.invoke answers 405 itself for GET on an operation that changes state
+_OPERATION: Methods = {"GET": operations.invoke, "POST": operations.invoke}
 
 
 def resolve(path: str) -> tuple[Methods, dict[str, Any]] | None:
@@ -46,6 +48,20 @@ def resolve(path: str) -> tuple[Methods, dict[str, Any]] | None:
     if count == 0:
         return _SYSTEM, {}
     first = parts[0]
+    name = operations.operation_name(parts[-1])
+    if name is not None:
+        if count == 1:
+            return _OPERATION, {"name": name, "level": operations.SYSTEM}
+        if count == 2:
+            return _OPERATION, {"name": name, "level": operations.TYPE, "resource_type": first}
+        if count == 3:
+            return _OPERATION, {
+                "name": name,
+                "level": operations.INSTANCE,
+                "resource_type": first,
+                "rid": parts[1],
+            }
+        return None
     if count == 1:
         if first == "metadata":
             return _METADATA, {}

@@ -1,0 +1,20 @@
+"""Every extended operation the server offers, registered once at start.
+
+Each feature keeps its operations in its own module and exposes `OPERATIONS`; this list
+names the modules, so what the server offers is read in one place.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from fhir_server.rest import operations
+
+MODULES: tuple[str, ...] = ()
+
+
+def install() -> None:
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        for operation in module.OPERATIONS:
+            operations.register(operation)
