@@ -8,6 +8,7 @@ from fhir_server.ids import new_id
 from fhir_server.interactions.incoming import criteria_issue
 from fhir_server.interactions.result import WriteResult
 from fhir_server.outcome import FhirError
+from fhir_server.search.index import IndexEntries
 from fhir_server.storage.port import Criteria, Transaction
 
 
@@ -17,6 +18,7 @@ async def create_in(
     resource: dict[str, Any],
     if_none_exist: Criteria | None = None,
     rid: str | None = None,
+    index: IndexEntries | None = None,
 ) -> WriteResult:
     """Store a checked resource under a new id. An id in the body is ignored (http.html#create)."""
     if if_none_exist is not None:
@@ -26,5 +28,5 @@ async def create_in(
         if len(matches) > 1:
             raise FhirError(412, [criteria_issue(len(matches), "Conditional create")])
     resource["id"] = rid or new_id()
-    version = await tx.write(resource_type, resource["id"], resource, "POST")
+    version = await tx.write(resource_type, resource["id"], resource, "POST", index)
     return WriteResult(201, version, created=True)

@@ -9,6 +9,7 @@ from fhir_server.ids import new_id
 from fhir_server.interactions.incoming import criteria_issue
 from fhir_server.interactions.result import WriteResult
 from fhir_server.outcome import FhirError, bad_request, error, precondition_failed
+from fhir_server.search.index import IndexEntries
 from fhir_server.storage.port import Criteria, StoredVersion, Transaction
 
 
@@ -39,6 +40,7 @@ async def update_in(
     resource: dict[str, Any],
     if_match: int | None = None,
     method: str = "PUT",
+    index: IndexEntries | None = None,
 ) -> WriteResult:
     """Store a checked resource as the next version of Type/rid, creating it if absent."""
     current = await tx.read(resource_type, rid)
@@ -55,7 +57,7 @@ async def update_in(
     resource["id"] = rid
     if current is not None and _same_content(current, resource):
         return WriteResult(200, current, created=False)
-    version = await tx.write(resource_type, rid, resource, method)
+    version = await tx.write(resource_type, rid, resource, method, index)
     created = current is None or current.deleted
     return WriteResult(201 if created else 200, version, created=created)
 

@@ -52,8 +52,10 @@ async def update(request: Request, resource_type: str, rid: str) -> Response:
     if body_id != rid:
         raise bad_request(f"The resource id '{body_id}' differs from the URL id '{rid}'", "id")
     if_match = parse_etag(request.headers.get("if-match"))
-    result = await call.runtime.storage.run(
-        call.context, lambda tx: update_in(tx, resource_type, rid, resource, if_match)
+    storage = call.runtime.storage
+    index = storage.index(resource)
+    result = await storage.run(
+        call.context, lambda tx: update_in(tx, resource_type, rid, resource, if_match, index=index)
     )
     action = "Created" if result.created else "Updated"
     return write_response(request, result, call.negotiated, call.base, action)

@@ -29,8 +29,10 @@ async def create(request: Request, resource_type: str) -> Response:
     resource = check_resource(call.runtime, body, resource_type)
     header = request.headers.get("if-none-exist")
     criteria = parse_criteria_text(header) if header else None
-    result = await call.runtime.storage.run(
-        call.context, lambda tx: create_in(tx, resource_type, resource, criteria)
+    storage = call.runtime.storage
+    index = storage.index(resource)
+    result = await storage.run(
+        call.context, lambda tx: create_in(tx, resource_type, resource, criteria, index=index)
     )
     action = "Created" if result.created else "A matching resource exists; nothing was created"
     return write_response(request, result, call.negotiated, call.base, action)

@@ -87,23 +87,27 @@ class Indexer:
         """The parameters indexed for a type (compiled on first use)."""
         params = self._params.get(resource_type)
         if params is None:
-            found: list[IndexedParam] = []
-            for code, definition in self._definitions.search_params_for(resource_type).items():
-                kind = definition.get("type")
-                expression = definition.get("expression")
-                if not isinstance(kind, str) or not isinstance(expression, str):
-                    continue
-                if kind not in self._adders or code in SKIPPED_CODES:
-                    continue
-                found.append(
-                    IndexedParam(code, kind, compile_expression(expression, resource_type))
-                )
-            params = tuple(found)
+            params = tuple(
+                IndexedParam(code, kind, compile_expression(expression, resource_type))
+                for code, kind, expression in self.indexed(resource_type)
+            )
             self._params[resource_type] = params
             self._runs[resource_type] = tuple(
                 (p.code, p.expression.step, self._adders[p.type]) for p in params
             )
         return params
+
+    def indexed(self, resource_type: str) -> list[tuple[str, str, str]]:
+        """(code, type, expression) of the parameters indexed for a type, not compiled."""
+        found = []
+        for code, definition in self._definitions.search_params_for(resource_type).items():
+            kind = definition.get("type")
+            expression = definition.get("expression")
+            if not isinstance(kind, str) or not isinstance(expression, str):
+                continue
+            if kind in self._adders and code not in SKIPPED_CODES:
+                found.append((code, kind, expression))
+        return found
 
     def extract(self, resource: dict[str, Any]) -> IndexEntries:
         """The index rows of a resource. Never raises: what cannot be read is not indexed."""

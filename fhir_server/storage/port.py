@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from fhir_server.search.index import IndexEntries
+
 T = TypeVar("T")
 
 
@@ -69,10 +71,18 @@ class Transaction(Protocol):
         ...
 
     async def write(
-        self, resource_type: str, rid: str, resource: dict[str, Any] | None, method: str
+        self,
+        resource_type: str,
+        rid: str,
+        resource: dict[str, Any] | None,
+        method: str,
+        index: IndexEntries | None = None,
     ) -> StoredVersion:
         """Store the next version (or a deletion when resource is None): sets meta.versionId
-        and meta.lastUpdated, replaces the search index rows, appends to the outbox."""
+        and meta.lastUpdated, replaces the search index rows, appends to the outbox.
+
+        `index`: the resource's index entries from `Storage.index`, computed before the job
+        ran (off the store's serial path); None computes them here."""
         ...
 
 
@@ -113,6 +123,12 @@ class Storage(Protocol):
     ) -> SearchResult:
         """Current resources matching the criteria, in a stable order (the order they were
         first stored), a page of `count` after the opaque `cursor`."""
+        ...
+
+    def index(self, resource: dict[str, Any]) -> IndexEntries:
+        """The search index entries of a resource as it will be stored. Callers compute
+        them before submitting a job, so the work is not on the store's serial path; they
+        stay valid while the job changes only meta.versionId and meta.lastUpdated."""
         ...
 
     async def run(self, ctx: RequestContext, job: Callable[[Transaction], Awaitable[T]]) -> T:

@@ -1,10 +1,9 @@
-"""Plans compiled to SQL, run on an in-memory SQLite store built from schema.sql."""
+"""Plans compiled to SQL, run on an in-memory SQLite store with the adapter's schema."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +12,11 @@ from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.indexer import Indexer
+from fhir_server.storage.sqlite.connection import apply_schema
+from fhir_server.storage.sqlite.index_rows import insert_rows
+from fhir_server.storage.sqlite.reindex import prepare_index
 from fhir_server.storage.sqlite.search_sql import compile_plan
 
-SCHEMA = Path(__file__).resolve().parents[2] / "fhir_server" / "storage" / "sqlite" / "schema.sql"
 PERSONNUMMER = "http://electronichealth.se/identifier/personnummer"
 
 
@@ -25,8 +26,9 @@ class Store:
     def __init__(self, definitions: Definitions) -> None:
         self.definitions = definitions
         self.indexer = Indexer(definitions)
-        self.conn = sqlite3.connect(":memory:")
-        self.conn.executescript(SCHEMA.read_text())
+        self.conn = sqlite3.connect(":memory:", isolation_level=None)
+        apply_schema(self.conn)
+        self.keys = prepare_index(self.conn, definitions, self.indexer)
         self.ids: dict[int, str] = {}
 
     def add(self, resource: dict[str, Any], last_updated: str, *, deleted: bool = False) -> int:
@@ -45,24 +47,12 @@ class Store:
         self.ids[key] = rid
         if deleted:
             return key
-        entries = self.indexer.extract(resource)
-        tables = {
-            "strings": "idx_string (rid, type, param, value, exact)",
-            "tokens": "idx_token (rid, type, param, system, code, text)",
-            "references": "idx_reference (rid, type, param, target_type, target_id, url)",
-            "dates": "idx_date (rid, type, param, low, high)",
-            "numbers": "idx_number (rid, type, param, low, high)",
-            "quantities": "idx_quantity (rid, type, param, low, high, system, code)",
-            "uris": "idx_uri (rid, type, param, value)",
-        }
-        for field, table in tables.items():
-            for row in getattr(entries, field):
-                marks = ", ".join("?" * (len(row) + 2))
-                self.conn.execute(f"INSERT INTO {table} VALUES ({marks})", (key, kind, *row))
+        insert_rows(self.conn, self.keys, key, kind, self.indexer.extract(resource))
         return key
 
     def find(self, resource_type: str, *criteria: tuple[str, str]) -> set[str]:
-        sql, args = compile_plan(parse_criteria(self.definitions, resource_type, criteria))
+        plan = parse_criteria(self.definitions, resource_type, criteria)
+        sql, args = compile_plan(plan, self.keys)
         return {self.ids[row[0]] for row in self.conn.execute(sql, args)}
 
 
@@ -298,8 +288,8 @@ def test_the_selecting_clause_drives_the_query(store: Store) -> None:
         "Patient",
         [("gender", "female"), ("identifier", f"{PERSONNUMMER}|191212121212")],
     )
-    sql, args = compile_plan(plan)
+    sql, args = compile_plan(plan, store.keys)
     steps = [row[3] for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
-    assert any("idx_token_lookup" in step and "system=?" in step for step in steps)
+    assert "SEARCH i USING PRIMARY KEY (t=? AND code=? AND system=?)" in steps, steps
     assert not any(step.startswith("SCAN") for step in steps)
     assert sql.count("?") == len(args)

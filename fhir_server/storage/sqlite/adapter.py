@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import bad_request
 from fhir_server.search.criteria import parse_criteria
+from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import (
@@ -25,6 +26,7 @@ from fhir_server.storage.port import (
 )
 from fhir_server.storage.sqlite.checkpoint import Checkpointer
 from fhir_server.storage.sqlite.connection import apply_schema, open_connection
+from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import (
     CURRENT_BY_KEY,
     VERSION_BY_KEY,
@@ -32,6 +34,7 @@ from fhir_server.storage.sqlite.queries import (
     current_versions,
     row_to_version,
 )
+from fhir_server.storage.sqlite.reindex import prepare_index
 from fhir_server.storage.sqlite.search_sql import compile_plan
 from fhir_server.storage.sqlite.transaction import SqliteTransaction
 from fhir_server.storage.sqlite.writer import Writer
@@ -65,6 +68,7 @@ class SqliteStorage:
         self._executor: ThreadPoolExecutor | None = None
         self._inline: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
+        self._keys: SearchKeys | None = None
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -72,6 +76,8 @@ class SqliteStorage:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         write_conn = open_connection(self._path, self._synchronous)
         apply_schema(write_conn)
+        # before any job runs: a rebuild must not interleave with writes
+        self._keys = prepare_index(write_conn, self._definitions, self._indexer)
         write_conn.execute("PRAGMA wal_autocheckpoint=0")
         # when the log starts over, a file grown under a burst is cut back to 64 MB
         write_conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
@@ -120,9 +126,13 @@ class SqliteStorage:
         return await loop.run_in_executor(self._executor, lambda: work(self._thread_reader()))
 
     def _make_transaction(self, conn: sqlite3.Connection, context: Any) -> SqliteTransaction:
+        assert self._keys is not None, "storage not started"
         return SqliteTransaction(
-            conn, context, self._definitions, self._indexer, self._clock, self._base_url
+            conn, context, self._definitions, self._indexer, self._keys, self._clock, self._base_url
         )
+
+    def index(self, resource: dict[str, Any]) -> IndexEntries:
+        return self._indexer.extract(resource)
 
     # reads -------------------------------------------------------------------------------
     # Point reads by primary key take microseconds: they run on the event loop's own
@@ -200,7 +210,8 @@ class SqliteStorage:
         total: bool = True,
     ) -> SearchResult:
         plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
-        sql, args = compile_plan(plan)
+        assert self._keys is not None, "storage not started"
+        sql, args = compile_plan(plan, self._keys)
         after = _cursor_rid(cursor)
 
         def work(conn: sqlite3.Connection) -> SearchResult:

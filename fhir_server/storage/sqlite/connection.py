@@ -5,8 +5,19 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 1
-_SCHEMA = Path(__file__).with_name("schema.sql")
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def migrations() -> list[tuple[int, Path]]:
+    """The schema's migrations in order: `NNNN_name.sql` brings the schema to version NNNN."""
+    found = sorted((int(path.name[:4]), path) for path in _MIGRATIONS.glob("[0-9]*.sql"))
+    numbers = [number for number, _ in found]
+    if numbers != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"schema migrations are not numbered 1..n: {numbers}")
+    return found
+
+
+SCHEMA_VERSION = len(migrations())
 
 
 def open_connection(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
@@ -22,15 +33,45 @@ def open_connection(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connecti
 
 
 def apply_schema(conn: sqlite3.Connection) -> None:
+    """Brings the database to SCHEMA_VERSION, one migration per transaction.
+
+    Each migration runs in a BEGIN IMMEDIATE transaction that first re-reads the version: a
+    second process starting at the same moment waits for the first, then finds the
+    migration applied and skips it.
+    """
     (current,) = conn.execute("PRAGMA user_version").fetchone()
     if current > SCHEMA_VERSION:
         raise RuntimeError(
             f"database schema version {current} is newer than this server ({SCHEMA_VERSION})"
         )
-    if current == SCHEMA_VERSION:
-        return
-    # One script, one transaction: a second process starting at the same moment waits for
-    # the first, then finds every statement already applied (IF NOT EXISTS).
-    conn.executescript(
-        f"BEGIN IMMEDIATE;\n{_SCHEMA.read_text()}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;"
-    )
+    for number, path in migrations():
+        if number <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (now,) = conn.execute("PRAGMA user_version").fetchone()
+            if now < number:
+                for statement in _statements(path.read_text()):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        current = number
+
+
+def _statements(script: str) -> list[str]:
+    """A migration script as statements (executescript would commit on its own)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip():
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise RuntimeError(f"incomplete statement at the end of a migration: {pending!r}")
+    return statements

@@ -13,18 +13,9 @@ from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import Criteria, RequestContext, StoredVersion
+from fhir_server.storage.sqlite.index_rows import SearchKeys, delete_rows, insert_rows
 from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, current_versions, row_to_version
 from fhir_server.storage.sqlite.search_sql import compile_plan
-
-INDEX_TABLES = (
-    "idx_string",
-    "idx_token",
-    "idx_reference",
-    "idx_date",
-    "idx_number",
-    "idx_quantity",
-    "idx_uri",
-)
 
 
 class SqliteTransaction:
@@ -34,6 +25,7 @@ class SqliteTransaction:
         context: RequestContext,
         definitions: Definitions,
         indexer: Indexer,
+        keys: SearchKeys,
         clock: MonotonicClock,
         base_url: str | None = None,
     ) -> None:
@@ -42,6 +34,7 @@ class SqliteTransaction:
         self._context = context
         self._definitions = definitions
         self._indexer = indexer
+        self._keys = keys
         self._clock = clock
 
     async def read(self, resource_type: str, rid: str) -> StoredVersion | None:
@@ -52,12 +45,17 @@ class SqliteTransaction:
         plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
         if not plan.clauses:
             raise bad_request("Conditional criteria must name at least one search parameter")
-        sql, args = compile_plan(plan)
+        sql, args = compile_plan(plan, self._keys)
         rids = [r[0] for r in self._conn.execute(sql, args).fetchall()]
         return current_versions(self._conn, rids)
 
     async def write(
-        self, resource_type: str, rid: str, resource: dict[str, Any] | None, method: str
+        self,
+        resource_type: str,
+        rid: str,
+        resource: dict[str, Any] | None,
+        method: str,
+        index: IndexEntries | None = None,
     ) -> StoredVersion:
         conn = self._conn
         current = conn.execute(
@@ -85,10 +83,10 @@ class SqliteTransaction:
                 "INSERT INTO resource (type, id, version, seq, deleted) VALUES (?, ?, ?, 0, ?)",
                 (resource_type, rid, version, deleted),
             ).lastrowid
+            assert key is not None
         else:
             key = current[0]
-            for table in INDEX_TABLES:
-                conn.execute(f"DELETE FROM {table} WHERE rid = ?", (key,))
+            delete_rows(conn, key)
         seq = conn.execute(
             "INSERT INTO version (rid, type, id, version, last_updated, method, deleted, data)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -99,7 +97,9 @@ class SqliteTransaction:
             (version, seq, deleted, key),
         )
         if resource is not None:
-            _insert_index(conn, key, resource_type, self._indexer.extract(resource))
+            if index is None:
+                index = self._indexer.extract(resource)
+            insert_rows(conn, self._keys, key, resource_type, index)
         conn.execute(
             "INSERT INTO outbox (seq, type, id, version, method, at, principal, organisation)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -123,47 +123,4 @@ class SqliteTransaction:
             method=method,
             data=data,
             seq=seq or 0,
-        )
-
-
-def _insert_index(
-    conn: sqlite3.Connection, key: int | None, rtype: str, entries: IndexEntries
-) -> None:
-    if entries.strings:
-        conn.executemany(
-            "INSERT INTO idx_string (rid, type, param, value, exact) VALUES (?, ?, ?, ?, ?)",
-            [(key, rtype, *row) for row in entries.strings],
-        )
-    if entries.tokens:
-        conn.executemany(
-            "INSERT INTO idx_token (rid, type, param, system, code, text)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(key, rtype, *row) for row in entries.tokens],
-        )
-    if entries.references:
-        conn.executemany(
-            "INSERT INTO idx_reference (rid, type, param, target_type, target_id, url)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(key, rtype, *row) for row in entries.references],
-        )
-    if entries.dates:
-        conn.executemany(
-            "INSERT INTO idx_date (rid, type, param, low, high) VALUES (?, ?, ?, ?, ?)",
-            [(key, rtype, *row) for row in entries.dates],
-        )
-    if entries.numbers:
-        conn.executemany(
-            "INSERT INTO idx_number (rid, type, param, low, high) VALUES (?, ?, ?, ?, ?)",
-            [(key, rtype, *row) for row in entries.numbers],
-        )
-    if entries.quantities:
-        conn.executemany(
-            "INSERT INTO idx_quantity (rid, type, param, low, high, system, code)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(key, rtype, *row) for row in entries.quantities],
-        )
-    if entries.uris:
-        conn.executemany(
-            "INSERT INTO idx_uri (rid, type, param, value) VALUES (?, ?, ?, ?)",
-            [(key, rtype, *row) for row in entries.uris],
         )

@@ -1,4 +1,4 @@
--- Schema version 1 of the embedded SQLite store (PRAGMA user_version tracks it).
+-- Migration 1: the base schema of the embedded SQLite store (PRAGMA user_version tracks it).
 
 -- One row per logical resource: its current version.
 CREATE TABLE IF NOT EXISTS resource (
