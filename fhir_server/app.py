@@ -22,7 +22,7 @@ from fhir_server.rest import operation_list
 from fhir_server.rest.errors import answer_exception
 from fhir_server.rest.routes import dispatch
 from fhir_server.runtime import Runtime
-from fhir_server.storage.sqlite import SqliteStorage
+from fhir_server.storage.configured import describe, storage_for
 from fhir_server.validation import default_validator
 
 log = logging.getLogger(__name__)
@@ -37,20 +37,14 @@ class FhirApp:
 
     async def startup(self) -> None:
         definitions = load_definitions()
-        storage = SqliteStorage(
-            self.settings.sqlite_path,
-            definitions,
-            synchronous=self.settings.sqlite_synchronous,
-            group_commit_max=self.settings.sqlite_group_commit_max,
-            base_url=self.settings.base_url or None,
-        )
+        storage = storage_for(self.settings, definitions)
         await storage.start()
         runtime = Runtime(self.settings, definitions, default_validator(), storage)
         self.state.runtime = runtime
         started = services.build(runtime)
         await services.start_all(started)  # on failure it stops those it started
         self.state.services = started
-        log.info("FHIR server ready, data in %s", self.settings.sqlite_path)
+        log.info("FHIR server ready, data in %s", describe(self.settings))
 
     async def shutdown(self) -> None:
         await services.stop_all(getattr(self.state, "services", []))

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = "NORMAL"
     # Most write jobs one group commit may hold.
     sqlite_group_commit_max: int = 256
+    # postgresql://user:password@host:port/database runs on PostgreSQL (several server
+    # processes may share it); empty runs on the embedded SQLite store in data_dir.
+    database_url: str = ""
+    # Connections per server process (see docs/postgres.md for sizing).
+    database_pool_size: int = 10
     log_level: str = "info"
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from starlette.testclient import TestClient
 
 from fhir_server.app import create_app
 from fhir_server.config import Settings
+from tests.support import pg_cluster, postgres
 from tests.support.server_process import ServerProcess
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "fhir-data"
@@ -34,9 +36,31 @@ def read_tgz_json(archive: Path) -> Iterator[tuple[str, Any]]:
                 yield member.name, orjson.loads(handle.read())
 
 
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL database: CI's (FHIR_SERVER_TEST_DATABASE_URL), else one this session
+    starts; skips when PostgreSQL is not installed."""
+    url = os.environ.get(postgres.URL_VARIABLE)
+    if url:
+        yield url
+        return
+    if pg_cluster.bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed and FHIR_SERVER_TEST_DATABASE_URL is unset")
+    cluster = pg_cluster.Cluster(tmp_path_factory.mktemp("postgres")).start()
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings for an app in process on a fresh embedded store."""
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings for an app in process on a fresh store: the embedded one, or PostgreSQL
+    emptied first when FHIR_SERVER_TEST_STORE=postgres."""
+    if postgres.wanted_for_api():
+        url = request.getfixturevalue("postgres_url")
+        postgres.empty_store(url)
+        return Settings(data_dir=tmp_path / "data", max_body_bytes=1_000_000, database_url=url)
     return Settings(data_dir=tmp_path / "data", max_body_bytes=1_000_000)
 
 

@@ -11,7 +11,9 @@ import pytest
 
 from fhir_server.definitions import load_definitions
 from fhir_server.storage.port import Storage
+from fhir_server.storage.postgres import PostgresStorage
 from fhir_server.storage.sqlite import SqliteStorage
+from tests.support import postgres
 
 
 class Runner:
@@ -25,12 +27,16 @@ class Runner:
         return self.loop.run_until_complete(coroutine)
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runner]:
     loop = asyncio.new_event_loop()
     adapter: Storage
     if request.param == "sqlite":
         adapter = SqliteStorage(tmp_path / "store.sqlite3", load_definitions())
+    elif request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        postgres.empty_store(url)
+        adapter = PostgresStorage(url, load_definitions())
     else:  # pragma: no cover - adapters are added here
         raise AssertionError(request.param)
     loop.run_until_complete(adapter.start())

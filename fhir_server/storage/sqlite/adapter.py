@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fhir_server.definitions import Definitions
-from fhir_server.outcome import bad_request
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.storage.clock import MonotonicClock
+from fhir_server.storage.history_sql import cursor_number, history_query
 from fhir_server.storage.port import (
     Criteria,
     HistoryPage,
@@ -30,7 +30,6 @@ from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import (
     CURRENT_BY_KEY,
     VERSION_BY_KEY,
-    VERSION_COLUMNS,
     current_versions,
     row_to_version,
 )
@@ -161,38 +160,18 @@ class SqliteStorage:
         count: int,
         cursor: str | None,
     ) -> HistoryPage:
+        query = history_query(
+            resource_type,
+            rid,
+            since=since,
+            at=at,
+            count=count,
+            cursor=cursor_number(cursor),
+        )
+
         def work(conn: sqlite3.Connection) -> HistoryPage:
-            where: list[str] = []
-            args: list[Any] = []
-            if resource_type is not None and rid is not None:
-                where.append("v.rid = (SELECT rid FROM resource WHERE type = ? AND id = ?)")
-                args += [resource_type, rid]
-            elif resource_type is not None:
-                where.append("v.type = ?")
-                args.append(resource_type)
-            if since is not None:
-                where.append("v.last_updated >= ?")
-                args.append(since)
-            if at is not None:
-                # the version that was current at that instant
-                where.append(
-                    "v.last_updated <= ? AND NOT EXISTS (SELECT 1 FROM version n"
-                    " WHERE n.rid = v.rid AND n.version = v.version + 1"
-                    " AND n.last_updated <= ?)"
-                )
-                args += [at, at]
-            clause = (" WHERE " + " AND ".join(where)) if where else ""
-            (total,) = conn.execute(f"SELECT count(*) FROM version v{clause}", args).fetchone()
-            page_where = list(where)
-            page_args = list(args)
-            if cursor is not None:
-                page_where.append("v.seq < ?")
-                page_args.append(int(cursor))
-            page_clause = (" WHERE " + " AND ".join(page_where)) if page_where else ""
-            rows = conn.execute(
-                f"SELECT {VERSION_COLUMNS} FROM version v{page_clause} ORDER BY v.seq DESC LIMIT ?",
-                [*page_args, count + 1],
-            ).fetchall()
+            (total,) = conn.execute(query.count_sql, query.count_args).fetchone()
+            rows = conn.execute(query.page_sql, query.page_args).fetchall()
             versions = [row_to_version(r) for r in rows[:count]]
             next_cursor = str(versions[-1].seq) if len(rows) > count and versions else None
             return HistoryPage(versions=versions, total=total, next_cursor=next_cursor)
@@ -212,7 +191,7 @@ class SqliteStorage:
         plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
         assert self._keys is not None, "storage not started"
         sql, args = compile_plan(plan, self._keys)
-        after = _cursor_rid(cursor)
+        after = cursor_number(cursor) or 0
 
         def work(conn: sqlite3.Connection) -> SearchResult:
             # rids only grow, so a page boundary never moves while others write
@@ -246,11 +225,3 @@ class SqliteStorage:
             return [dict(zip(keys, row, strict=True)) for row in rows]
 
         return await self._in_reader(work)
-
-
-def _cursor_rid(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.isdigit():
-        raise bad_request(f"_cursor={cursor} is not a cursor this server gave out", "_cursor")
-    return int(cursor)

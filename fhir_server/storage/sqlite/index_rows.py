@@ -57,33 +57,12 @@ class SearchKeys:
         A parameter whose type changed (a new definition) gets a new key; its old rows are
         rebuilt anyway, since the definitions' digest changed too.
         """
+        wanted_list = sorted(set(wanted))
         conn.execute("BEGIN IMMEDIATE")
         try:
             rows = conn.execute("SELECT id, type, code, kind, bit FROM search_key").fetchall()
             known = {(t, c, k): (i, b) for i, t, c, k, b in rows}
-            used_bits: dict[tuple[str, str], int] = {}
-            for (t, _, k), (_, b) in known.items():
-                if b is not None:
-                    used_bits[(t, k)] = max(used_bits.get((t, k), -1), b)
-            wanted_list = sorted(set(wanted))
-            for rtype in sorted({t for t, _, _ in wanted_list}):
-                if (rtype, "", TYPE_KIND) not in known:
-                    cursor = conn.execute(
-                        "INSERT INTO search_key (type, code, kind) VALUES (?, '', ?)",
-                        (rtype, TYPE_KIND),
-                    )
-                    known[(rtype, "", TYPE_KIND)] = (cursor.lastrowid or 0, None)
-            for rtype, code, kind in wanted_list:
-                if (rtype, code, kind) in known:
-                    continue
-                bit = None
-                if kind in MASKED:
-                    bit = used_bits.get((rtype, kind), -1) + 1
-                    if bit > _MAX_BIT:
-                        raise RuntimeError(
-                            f"{rtype} has more than {_MAX_BIT + 1} {kind} search parameters"
-                        )
-                    used_bits[(rtype, kind)] = bit
+            for rtype, code, kind, bit in missing_keys(known, wanted_list):
                 cursor = conn.execute(
                     "INSERT INTO search_key (type, code, kind, bit) VALUES (?, ?, ?, ?)",
                     (rtype, code, kind, bit),
@@ -93,14 +72,50 @@ class SearchKeys:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        return SearchKeys.of(known, wanted_list)
+
+    @staticmethod
+    def of(
+        known: dict[tuple[str, str, str], tuple[int, int | None]],
+        wanted: Iterable[tuple[str, str, str]],
+    ) -> SearchKeys:
+        """The keys of the `wanted` parameters from the stored (type, code, kind) → (id, bit)."""
         types = {t: i for (t, _, k), (i, _) in known.items() if k == TYPE_KIND}
-        wanted_kinds = {(t, c): k for t, c, k in wanted_list}
+        wanted_kinds = {(t, c): k for t, c, k in wanted}
         params = {
             (t, c): ParamKey(i, k, 0 if b is None else 1 << b)
             for (t, c, k), (i, b) in known.items()
             if k != TYPE_KIND and wanted_kinds.get((t, c)) == k
         }
         return SearchKeys(types, params)
+
+
+def missing_keys(
+    known: dict[tuple[str, str, str], tuple[int, int | None]],
+    wanted: list[tuple[str, str, str]],
+) -> list[tuple[str, str, str, int | None]]:
+    """The (type, code, kind, bit) rows to add to search_key, in order: a key per resource
+    type (kind 'type', code ''), then one per wanted parameter not yet known; string, token
+    and reference parameters get the next free bit of their type and kind."""
+    used_bits: dict[tuple[str, str], int] = {}
+    for (t, _, k), (_, b) in known.items():
+        if b is not None:
+            used_bits[(t, k)] = max(used_bits.get((t, k), -1), b)
+    out: list[tuple[str, str, str, int | None]] = []
+    for rtype in sorted({t for t, _, _ in wanted}):
+        if (rtype, "", TYPE_KIND) not in known:
+            out.append((rtype, "", TYPE_KIND, None))
+    for rtype, code, kind in wanted:
+        if (rtype, code, kind) in known:
+            continue
+        bit = None
+        if kind in MASKED:
+            bit = used_bits.get((rtype, kind), -1) + 1
+            if bit > _MAX_BIT:
+                raise RuntimeError(f"{rtype} has more than {_MAX_BIT + 1} {kind} search parameters")
+            used_bits[(rtype, kind)] = bit
+        out.append((rtype, code, kind, bit))
+    return out
 
 
 def definitions_digest(wanted: Iterable[tuple[str, str, str, str]]) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
 
 from fhir_server.storage.port import StoredVersion
+from fhir_server.storage.version_rows import VERSION_COLUMNS, row_to_version
 
-VERSION_COLUMNS = "v.type, v.id, v.version, v.last_updated, v.deleted, v.method, v.data, v.seq"
+__all__ = ["VERSION_COLUMNS", "row_to_version"]
 
 CURRENT_BY_KEY = (
     f"SELECT {VERSION_COLUMNS} FROM resource r JOIN version v ON v.seq = r.seq"
@@ -21,19 +21,6 @@ VERSION_BY_KEY = (
     f"SELECT {VERSION_COLUMNS} FROM resource r JOIN version v ON v.rid = r.rid"
     " WHERE r.type = ? AND r.id = ? AND v.version = ?"
 )
-
-
-def row_to_version(row: tuple[Any, ...]) -> StoredVersion:
-    return StoredVersion(
-        resource_type=row[0],
-        id=row[1],
-        version_id=row[2],
-        last_updated=row[3],
-        deleted=bool(row[4]),
-        method=row[5],
-        data=row[6],
-        seq=row[7],
-    )
 
 
 def current_versions(conn: sqlite3.Connection, rids: Iterable[int]) -> list[StoredVersion]:

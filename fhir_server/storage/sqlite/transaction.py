@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import bad_request
 from fhir_server.search.criteria import parse_criteria
@@ -16,6 +15,7 @@ from fhir_server.storage.port import Criteria, RequestContext, StoredVersion
 from fhir_server.storage.sqlite.index_rows import SearchKeys, delete_rows, insert_rows
 from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, current_versions, row_to_version
 from fhir_server.storage.sqlite.search_sql import compile_plan
+from fhir_server.storage.stamp import stamped
 
 
 class SqliteTransaction:
@@ -65,18 +65,7 @@ class SqliteTransaction:
         now = self._clock.now()
         data: bytes | None = None
         if resource is not None:
-            meta = resource.get("meta")
-            if not isinstance(meta, dict):
-                meta = {}
-            meta["versionId"] = str(version)
-            meta["lastUpdated"] = now
-            # meta sits after id, as the JSON representation orders it
-            ordered = {k: v for k, v in resource.items() if k in ("resourceType", "id")}
-            ordered["meta"] = meta
-            ordered.update((k, v) for k, v in resource.items() if k not in ordered)
-            resource.clear()
-            resource.update(ordered)
-            data = fhirjson.dumps(resource)
+            data = stamped(resource, version, now)
         deleted = 1 if resource is None else 0
         if current is None:
             key = conn.execute(

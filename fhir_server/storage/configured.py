@@ -1,0 +1,49 @@
+"""The store the settings name: PostgreSQL for a postgresql:// database URL, else SQLite."""
+
+from __future__ import annotations
+
+from fhir_server.config import Settings
+from fhir_server.definitions import Definitions
+from fhir_server.storage.port import Storage
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def uses_postgres(settings: Settings) -> bool:
+    return settings.database_url.startswith(POSTGRES_SCHEMES)
+
+
+def storage_for(settings: Settings, definitions: Definitions) -> Storage:
+    base_url = settings.base_url or None
+    if settings.database_url and not uses_postgres(settings):
+        raise ValueError(
+            f"FHIR_SERVER_DATABASE_URL must start with postgresql:// (or be empty for the"
+            f" embedded SQLite store), not {settings.database_url.split(':', 1)[0]}:"
+        )
+    if uses_postgres(settings):
+        from fhir_server.storage.postgres import PostgresStorage
+
+        return PostgresStorage(
+            settings.database_url,
+            definitions,
+            pool_max=settings.database_pool_size,
+            pool_min=min(2, settings.database_pool_size),
+            base_url=base_url,
+        )
+    from fhir_server.storage.sqlite import SqliteStorage
+
+    return SqliteStorage(
+        settings.sqlite_path,
+        definitions,
+        synchronous=settings.sqlite_synchronous,
+        group_commit_max=settings.sqlite_group_commit_max,
+        base_url=base_url,
+    )
+
+
+def describe(settings: Settings) -> str:
+    """Where the data is, for the log (no password)."""
+    if uses_postgres(settings):
+        scheme, _, rest = settings.database_url.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"
+    return str(settings.sqlite_path)

@@ -1,0 +1,233 @@
+"""The PostgreSQL adapter of the storage port (asyncpg).
+
+Several server processes may share one database: every job is a real PostgreSQL
+transaction, serialised where it must be by advisory locks (locks.py); migrations run
+under a lock at start (schema.py); the outbox is read gap-free from any process
+(`outbox_after`) and commits wake readers through LISTEN/NOTIFY (`watch_commits`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import asyncpg
+
+from fhir_server.definitions import Definitions
+from fhir_server.search.criteria import parse_criteria
+from fhir_server.search.index import IndexEntries
+from fhir_server.search.indexer import Indexer
+from fhir_server.storage.clock import MonotonicClock
+from fhir_server.storage.history_sql import cursor_number, history_query
+from fhir_server.storage.port import (
+    Criteria,
+    HistoryPage,
+    RequestContext,
+    SearchResult,
+    StoredVersion,
+    Transaction,
+)
+from fhir_server.storage.postgres.dialect import numbered
+from fhir_server.storage.postgres.errors import RETRYABLE, TRANSIENT, unavailable
+from fhir_server.storage.postgres.outbox import OutboxReader, Watcher
+from fhir_server.storage.postgres.schema import prepare
+from fhir_server.storage.postgres.statements import READ_CURRENT, READ_VERSION
+from fhir_server.storage.postgres.transaction import PostgresTransaction, current_versions
+from fhir_server.storage.sqlite.index_rows import SearchKeys
+from fhir_server.storage.sqlite.queries import row_to_version
+from fhir_server.storage.sqlite.search_sql import compile_plan
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_JOB_ATTEMPTS = 3
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # resources travel as the bytes they are stored as: no decoding, no re-encoding
+    # (json's binary form is its text)
+    await conn.set_type_codec(
+        "json", encoder=bytes, decoder=bytes, schema="pg_catalog", format="binary"
+    )
+
+
+class PostgresStorage:
+    def __init__(
+        self,
+        url: str,
+        definitions: Definitions,
+        *,
+        pool_min: int = 2,
+        pool_max: int = 10,
+        base_url: str | None = None,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self._url = url
+        self._definitions = definitions
+        self._pool_min = pool_min
+        self._pool_max = pool_max
+        self._base_url = base_url
+        self._connect_timeout = connect_timeout
+        self._indexer = Indexer(definitions, base_url=base_url)
+        self._clock = MonotonicClock()
+        self._pool: asyncpg.Pool | None = None
+        self._keys: SearchKeys | None = None
+        self._outbox: OutboxReader | None = None
+        self._watcher: Watcher | None = None
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        conn = await asyncpg.connect(self._url, timeout=self._connect_timeout)
+        try:
+            self._keys = await prepare(conn, self._definitions, self._indexer)
+        finally:
+            await conn.close()
+        self._pool = await asyncpg.create_pool(
+            self._url,
+            min_size=self._pool_min,
+            max_size=self._pool_max,
+            init=_init_connection,
+            timeout=self._connect_timeout,
+        )
+        self._outbox = OutboxReader(self._pool)
+        self._watcher = Watcher(self._url, self._connect_timeout)
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            await self._watcher.close()
+            self._watcher = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def keys(self) -> SearchKeys:
+        assert self._keys is not None, "storage not started"
+        return self._keys
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "storage not started"
+        return self._pool
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; database trouble → 503, and every pooled connection is
+        replaced on next use (after a restart of the server they are all dead)."""
+        try:
+            async with self.pool.acquire() as conn:
+                yield conn
+        except TRANSIENT as exc:
+            self.pool.expire_connections()
+            log.warning("database unavailable: %s", exc)
+            raise unavailable(exc) from exc
+
+    def index(self, resource: dict[str, Any]) -> IndexEntries:
+        return self._indexer.extract(resource)
+
+    # reads -------------------------------------------------------------------------------
+
+    async def read(self, ctx: RequestContext, resource_type: str, rid: str) -> StoredVersion | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(READ_CURRENT, resource_type, rid)
+        return None if row is None else row_to_version(tuple(row))
+
+    async def vread(
+        self, ctx: RequestContext, resource_type: str, rid: str, version_id: int
+    ) -> StoredVersion | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(READ_VERSION, resource_type, rid, version_id)
+        return None if row is None else row_to_version(tuple(row))
+
+    async def history(
+        self,
+        ctx: RequestContext,
+        resource_type: str | None,
+        rid: str | None,
+        *,
+        since: str | None,
+        at: str | None,
+        count: int,
+        cursor: str | None,
+    ) -> HistoryPage:
+        query = history_query(
+            resource_type, rid, since=since, at=at, count=count, cursor=cursor_number(cursor)
+        )
+        async with self._connection() as conn:
+            total = await conn.fetchval(numbered(query.count_sql), *query.count_args)
+            rows = await conn.fetch(numbered(query.page_sql), *query.page_args)
+        versions = [row_to_version(tuple(r)) for r in rows[:count]]
+        next_cursor = str(versions[-1].seq) if len(rows) > count and versions else None
+        return HistoryPage(versions=versions, total=total, next_cursor=next_cursor)
+
+    async def search(
+        self,
+        ctx: RequestContext,
+        resource_type: str,
+        criteria: Criteria,
+        *,
+        count: int,
+        cursor: str | None = None,
+        total: bool = True,
+    ) -> SearchResult:
+        plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
+        sql, args = compile_plan(plan, self.keys)
+        after = cursor_number(cursor) or 0
+        async with self._connection() as conn:
+            # rids only grow, so a page boundary never moves while others write
+            rows = await conn.fetch(
+                numbered(f"{sql} AND r.rid > ? ORDER BY r.rid LIMIT ?"), *args, after, count + 1
+            )
+            versions = await current_versions(conn, [r[0] for r in rows[:count]])
+            matched = None
+            if total:
+                matched = await conn.fetchval(numbered(f"SELECT count(*) FROM ({sql}) q"), *args)
+        next_cursor = str(rows[count - 1][0]) if len(rows) > count and count else None
+        return SearchResult(versions=versions, total=matched, next_cursor=next_cursor)
+
+    # writes ------------------------------------------------------------------------------
+
+    async def run(self, ctx: RequestContext, job: Callable[[Transaction], Awaitable[T]]) -> T:
+        """The job in one transaction. A deadlock between jobs that lock several resources
+        in different orders aborts one of them, which then runs again (it changed nothing)."""
+        for attempt in range(1, _JOB_ATTEMPTS + 1):
+            try:
+                async with self._connection() as conn, conn.transaction():
+                    tx = PostgresTransaction(
+                        conn,
+                        ctx,
+                        self._definitions,
+                        self._indexer,
+                        self.keys,
+                        self._clock,
+                        self._base_url,
+                    )
+                    return await job(tx)
+            except RETRYABLE as exc:
+                if attempt == _JOB_ATTEMPTS:
+                    raise unavailable(exc) from exc
+                log.info("job retried after %s", type(exc).__name__)
+                await asyncio.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
+
+    # outbox ------------------------------------------------------------------------------
+
+    async def outbox_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
+        assert self._outbox is not None, "storage not started"
+        try:
+            return await self._outbox.after(seq, limit)
+        except TRANSIENT as exc:
+            self.pool.expire_connections()
+            raise unavailable(exc) from exc
+
+    def watch_commits(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Calls `callback` (on this event loop) after every commit, in any process, that
+        added outbox events, and once after the watch reconnected (events may have been
+        missed meanwhile). Returns the function that stops the calls."""
+        assert self._watcher is not None, "storage not started"
+        return self._watcher.add(callback)

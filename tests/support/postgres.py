@@ -1,0 +1,52 @@
+"""PostgreSQL for tests: the database CI started (FHIR_SERVER_TEST_DATABASE_URL), else a
+throw-away cluster of this test session (pg_cluster.py); never a mock.
+
+Tests share one database and start from an empty store: `empty_store` removes every
+resource, version, event and index row (the schema, search keys and digest stay, so no
+migration or index rebuild runs per test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import asyncpg
+
+URL_VARIABLE = "FHIR_SERVER_TEST_DATABASE_URL"
+# "postgres": tests/api and the e2e tests run on PostgreSQL instead of SQLite
+STORE_VARIABLE = "FHIR_SERVER_TEST_STORE"
+
+DATA_TABLES = (
+    "resource",
+    "version",
+    "outbox",
+    "idx_string",
+    "idx_token",
+    "idx_reference",
+    "idx_date",
+    "idx_number",
+    "idx_quantity",
+    "idx_uri",
+)
+
+
+def wanted_for_api() -> bool:
+    return os.environ.get(STORE_VARIABLE, "sqlite") == "postgres"
+
+
+async def _empty(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        exists = await conn.fetchval("SELECT to_regclass('resource') IS NOT NULL")
+        if exists:
+            await conn.execute(
+                f"TRUNCATE {', '.join(DATA_TABLES)};"
+                " ALTER SEQUENCE resource_rid RESTART; ALTER SEQUENCE version_seq RESTART"
+            )
+    finally:
+        await conn.close()
+
+
+def empty_store(url: str) -> None:
+    asyncio.run(_empty(url))
