@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 
-def serve_command(port: int, data_dir: Path, host: str = "127.0.0.1") -> list[str]:
+def serve_command(
+    port: int, data_dir: Path, host: str = "127.0.0.1", workers: int = 1
+) -> list[str]:
     """The command line that runs a server with this interpreter (tests, benchmarks)."""
+    workers_args = ["--workers", str(workers)] if workers != 1 else []
     return [
         sys.executable,
         "-m",
@@ -22,6 +25,7 @@ def serve_command(port: int, data_dir: Path, host: str = "127.0.0.1") -> list[st
         str(port),
         "--data-dir",
         str(data_dir),
+        *workers_args,
     ]
 
 
@@ -32,10 +36,43 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", help="address to listen on (FHIR_SERVER_HOST)")
     serve.add_argument("--port", type=int, help="port (FHIR_SERVER_PORT)")
     serve.add_argument("--data-dir", type=Path, help="where the data lives (FHIR_SERVER_DATA_DIR)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port; more than one needs PostgreSQL"
+        " (FHIR_SERVER_DATABASE_URL)",
+    )
+    load = commands.add_parser(
+        "import",
+        help="load NDJSON files and transaction/batch Bundles (files, directories, .tgz)",
+    )
+    load.add_argument("paths", type=Path, nargs="+", metavar="PATH")
+    load.add_argument("--data-dir", type=Path, help="the SQLite store's directory")
+    load.add_argument("--database-url", help="postgresql://… (FHIR_SERVER_DATABASE_URL)")
+    load.add_argument(
+        "--batch-size", type=int, default=2000, help="resources per transaction (2000)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "serve":
         _serve(args)
+    elif args.command == "import":
+        sys.exit(_import(args))
+
+
+def _import(args: argparse.Namespace) -> int:
+    from fhir_server.bulkload.command import main as import_main
+    from fhir_server.config import Settings
+
+    overrides = {
+        key: value
+        for key, value in (("data_dir", args.data_dir), ("database_url", args.database_url))
+        if value is not None
+    }
+    settings = Settings(**overrides)
+    logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s %(message)s")
+    return import_main(settings, args.paths, args.batch_size)
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -43,6 +80,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     from fhir_server.app import create_app
     from fhir_server.config import Settings
+    from fhir_server.storage.configured import uses_postgres
 
     overrides = {
         key: value
@@ -54,14 +92,31 @@ def _serve(args: argparse.Namespace) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     os.makedirs(settings.data_dir, exist_ok=True)
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,
+        "loop": "uvloop",
+        "http": "httptools",
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return
+    if not uses_postgres(settings):
+        sys.exit(
+            "fhir-server: --workers above 1 needs PostgreSQL (FHIR_SERVER_DATABASE_URL="
+            "postgresql://…): the embedded SQLite store serialises every change in one"
+            " process's writer thread"
+        )
+    # each worker process builds the app from the environment: hand the overrides over
+    for key, value in overrides.items():
+        os.environ[f"FHIR_SERVER_{key.upper()}"] = str(value)
     uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
+        "fhir_server.app:create_app",
+        factory=True,
+        workers=args.workers,
+        **options,  # type: ignore[arg-type]
     )
 
 

@@ -59,6 +59,17 @@ class SearchResult:
 Criteria = Sequence[tuple[str, str]]
 
 
+@dataclass(slots=True)
+class NewVersion:
+    """One resource for `Storage.load`: checked, with its id and its index entries."""
+
+    resource_type: str
+    id: str
+    resource: dict[str, Any]
+    method: str  # POST (a new id) or PUT (an id given by the source)
+    index: IndexEntries
+
+
 class Transaction(Protocol):
     """What a job may do inside one atomic store transaction."""
 
@@ -134,6 +145,13 @@ class Storage(Protocol):
     async def run(self, ctx: RequestContext, job: Callable[[Transaction], Awaitable[T]]) -> T:
         """Run a job atomically, serialised with every other job; return its result after
         commit. An exception from the job rolls back all of its writes and is re-raised."""
+        ...
+
+    async def load(self, ctx: RequestContext, items: Sequence[NewVersion]) -> list[StoredVersion]:
+        """Bulk load (`fhir-server import`): store every item as one `write` each would, in
+        one transaction (a resource that exists gets a new version; one that appears twice
+        gets two), by the fastest means the store has. Returns the stored versions in order.
+        """
         ...
 
     async def outbox_after(self, seq: int, limit: int) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -25,11 +25,13 @@ from fhir_server.storage.history_sql import cursor_number, history_query
 from fhir_server.storage.port import (
     Criteria,
     HistoryPage,
+    NewVersion,
     RequestContext,
     SearchResult,
     StoredVersion,
     Transaction,
 )
+from fhir_server.storage.postgres import bulk
 from fhir_server.storage.postgres.dialect import numbered
 from fhir_server.storage.postgres.errors import RETRYABLE, TRANSIENT, unavailable
 from fhir_server.storage.postgres.outbox import OutboxReader, Watcher
@@ -214,6 +216,10 @@ class PostgresStorage:
                 log.info("job retried after %s", type(exc).__name__)
                 await asyncio.sleep(0.01 * attempt)
         raise AssertionError("unreachable")
+
+    async def load(self, ctx: RequestContext, items: Sequence[NewVersion]) -> list[StoredVersion]:
+        async with self._connection() as conn, conn.transaction():
+            return await bulk.load(conn, self.keys, self._clock, ctx, items)
 
     # outbox ------------------------------------------------------------------------------
 

@@ -12,14 +12,18 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
 from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
 from fhir_server.search.indexer import Indexer
-from fhir_server.storage.postgres.index_rows import INDEX_TABLES, index_arrays
-from fhir_server.storage.postgres.statements import INSERT_INDEX_ROWS
+from fhir_server.storage.postgres.index_rows import (
+    INDEX_TABLES,
+    copy_index_records,
+    index_records,
+)
 from fhir_server.storage.sqlite.index_rows import SearchKeys, definitions_digest, missing_keys
 from fhir_server.storage.sqlite.reindex import indexed_parameters
 
@@ -119,17 +123,11 @@ async def rebuild(conn: asyncpg.Connection, keys: SearchKeys, indexer: Indexer) 
         )
         if not rows:
             break
+        records: dict[str, list[Any]] = {}
+        for rid, rtype, data in rows:
+            index_records(keys, rid, rtype, indexer.extract(fhirjson.loads(data)), records)
         async with conn.transaction():
-            await conn.executemany(
-                INSERT_INDEX_ROWS,
-                [
-                    (
-                        rid,
-                        *index_arrays(keys, rid, rtype, indexer.extract(fhirjson.loads(data))),
-                    )
-                    for rid, rtype, data in rows
-                ],
-            )
+            await copy_index_records(conn, records)
         done += len(rows)
         after = rows[-1]["rid"]
         log.info("search index rebuilt for %d resources", done)

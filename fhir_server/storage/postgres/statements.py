@@ -57,9 +57,6 @@ def _index_inserts(rid: str, first: int) -> str:
     )
 
 
-# (rid, *index_arrays): a resource's index rows (rebuild, bulk load)
-INSERT_INDEX_ROWS = "WITH " + _index_inserts("$1", 2) + " SELECT 1"
-
 _DELETES = ", ".join(
     f"d{n} AS (DELETE FROM {table} x USING k WHERE x.rid = k.rid)"
     for n, table in enumerate(

@@ -85,7 +85,7 @@ class PostgresTransaction:
             data = stamped(resource, version, now)
             if index is None:
                 index = self._indexer.extract(resource)
-            arrays = index_arrays(self._keys, 0, resource_type, index)
+            arrays = index_arrays(self._keys, resource_type, index)
         else:
             arrays = _EMPTY_ARRAYS
         row = await self._conn.fetchrow(

@@ -1,0 +1,1 @@
+"""`fhir-server import`: NDJSON files and transaction/batch Bundles into the store."""
