@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     load.add_argument(
         "--batch-size", type=int, default=2000, help="resources per transaction (2000)"
     )
+    load.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes checking and indexing resources (CPU count; 0: in this process)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -72,7 +78,7 @@ def _import(args: argparse.Namespace) -> int:
     }
     settings = Settings(**overrides)
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s %(message)s")
-    return import_main(settings, args.paths, args.batch_size)
+    return import_main(settings, args.paths, args.batch_size, args.workers)
 
 
 def _serve(args: argparse.Namespace) -> None:

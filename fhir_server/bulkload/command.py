@@ -42,14 +42,16 @@ class Progress:
             sys.stderr.write("\n")
 
 
-async def run_import(settings: Settings, paths: list[Path], batch_size: int) -> Report:
+async def run_import(
+    settings: Settings, paths: list[Path], batch_size: int, workers: int
+) -> Report:
     definitions = load_definitions()
     storage = storage_for(settings, definitions)
     await storage.start()
     try:
         runtime = Runtime(settings, definitions, default_validator(), storage)
         progress = Progress()
-        report = await Loader(runtime, batch_size).load(units(paths), progress)
+        report = await Loader(runtime, batch_size, workers).load(units(paths), progress)
         progress.done()
         return report
     finally:
@@ -73,7 +75,7 @@ def summary(report: Report, target: str) -> str:
     return "\n".join(lines)
 
 
-def main(settings: Settings, paths: list[Path], batch_size: int) -> int:
-    report = asyncio.run(run_import(settings, paths, batch_size))
+def main(settings: Settings, paths: list[Path], batch_size: int, workers: int) -> int:
+    report = asyncio.run(run_import(settings, paths, batch_size, workers))
     print(summary(report, describe(settings)))
     return 1 if report.problems else 0
