@@ -50,3 +50,18 @@ async def _empty(url: str) -> None:
 
 def empty_store(url: str) -> None:
     asyncio.run(_empty(url))
+
+
+async def _create(url: str, name: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def fresh_database(url: str, name: str) -> str:
+    """A new, empty database on the server of `url`; its URL."""
+    asyncio.run(_create(url, name))
+    return url.rsplit("/", 1)[0] + "/" + name

@@ -21,24 +21,35 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, port: int | None = None, **env: str) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, workers: int = 1, **env: str
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = env
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"server-{self.port}.log"
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
+        self.start_process()
+        return self.wait_ready(timeout)
+
+    def start_process(self) -> None:
+        """Starts the process without waiting for it (to start several at once)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.env, "FHIR_SERVER_LOG_LEVEL": "warning"}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                serve_command(self.port, self.data_dir),
+                serve_command(self.port, self.data_dir, workers=self.workers),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_ready(self, timeout: float = 60.0) -> ServerProcess:
+        assert self.proc is not None, "start_process first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
