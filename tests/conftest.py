@@ -50,7 +50,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield cluster.url
     finally:
-        cluster.stop()
+        cluster.remove()
 
 
 @pytest.fixture

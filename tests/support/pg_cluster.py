@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +35,14 @@ def bin_dir() -> Path | None:
     return Path(on_path).parent if on_path else None
 
 
+def _reachable_by_others(path: Path) -> bool:
+    path = path.resolve()
+    for parent in [path, *path.parents]:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -42,6 +51,13 @@ def free_port() -> int:
 
 class Cluster:
     def __init__(self, base: Path, port: int | None = None, *, durable: bool = False) -> None:
+        if os.geteuid() == 0 and not _reachable_by_others(base):
+            # the postgres user must be able to reach its directory (pytest's are private)
+            base.mkdir(parents=True, exist_ok=True)
+            link = base / "cluster"
+            if not link.exists():
+                link.symlink_to(tempfile.mkdtemp(prefix="fhir-pg-"))
+            base = link.resolve()
         self.base = base
         self.data = base / "data"
         self.port = port or free_port()
@@ -116,6 +132,11 @@ class Cluster:
         """Stop (immediate: as a crash, every connection cut) and start again."""
         self.stop(mode)
         self.start()
+
+    def remove(self) -> None:
+        """Stop and delete the cluster's files."""
+        self.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
 
     def log_tail(self, lines: int = 30) -> str:
         path = self.base / "postgres.log"

@@ -9,6 +9,7 @@ under a lock at start (schema.py); the outbox is read gap-free from any process
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -199,17 +200,8 @@ class PostgresStorage:
         in different orders aborts one of them, which then runs again (it changed nothing)."""
         for attempt in range(1, _JOB_ATTEMPTS + 1):
             try:
-                async with self._connection() as conn, conn.transaction():
-                    tx = PostgresTransaction(
-                        conn,
-                        ctx,
-                        self._definitions,
-                        self._indexer,
-                        self.keys,
-                        self._clock,
-                        self._base_url,
-                    )
-                    return await job(tx)
+                async with self._connection() as conn:
+                    return await self._in_transaction(conn, ctx, job)
             except RETRYABLE as exc:
                 if attempt == _JOB_ATTEMPTS:
                     raise unavailable(exc) from exc
@@ -218,8 +210,34 @@ class PostgresStorage:
         raise AssertionError("unreachable")
 
     async def load(self, ctx: RequestContext, items: Sequence[NewVersion]) -> list[StoredVersion]:
-        async with self._connection() as conn, conn.transaction():
-            return await bulk.load(conn, self.keys, self._clock, ctx, items)
+        async def job(tx: Transaction) -> list[StoredVersion]:
+            assert isinstance(tx, PostgresTransaction)
+            return await bulk.load(tx.connection, self.keys, self._clock, ctx, items)
+
+        async with self._connection() as conn:
+            return await self._in_transaction(conn, ctx, job)
+
+    async def _in_transaction(
+        self,
+        conn: asyncpg.Connection,
+        ctx: RequestContext,
+        job: Callable[[Transaction], Awaitable[T]],
+    ) -> T:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            tx = PostgresTransaction(
+                conn, ctx, self._definitions, self._indexer, self.keys, self._clock, self._base_url
+            )
+            result = await job(tx)
+        except BaseException:
+            # on a lost connection the server has rolled back already: the job's error
+            # (not the failed rollback's) says what happened
+            with contextlib.suppress(asyncpg.InterfaceError, *TRANSIENT):
+                await transaction.rollback()
+            raise
+        await transaction.commit()
+        return result
 
     # outbox ------------------------------------------------------------------------------
 

@@ -46,6 +46,10 @@ class PostgresTransaction:
         # resources whose identity lock this transaction holds: (rid or None, version)
         self._held: dict[tuple[str, str], tuple[int | None, int]] = {}
 
+    @property
+    def connection(self) -> asyncpg.Connection:
+        return self._conn
+
     async def read(self, resource_type: str, rid: str) -> StoredVersion | None:
         row = await self._conn.fetchrow(
             LOCK_CURRENT, resource_key(resource_type, rid), resource_type, rid
