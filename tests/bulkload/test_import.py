@@ -1,0 +1,121 @@
+"""`fhir-server import` on both stores: NDJSON and Synthea transaction Bundles load checked,
+indexed and linked; a bad line is reported by file:line and the rest still loads."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from fhir_server.app import create_app
+from fhir_server.cli import main
+from fhir_server.config import Settings
+from fhir_server.interactions.references import collect_references
+from tests.conftest import shared_path
+from tests.support.postgres import fresh_database
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[list[str], Settings]:
+    """The import command's store options, and settings of an app on the same store."""
+    if request.param == "sqlite":
+        data = tmp_path / "data"
+        return ["--data-dir", str(data)], Settings(data_dir=data)
+    url = fresh_database(request.getfixturevalue("postgres_url"), "import_test")
+    return ["--database-url", url], Settings(data_dir=tmp_path / "unused", database_url=url)
+
+
+def _import(options: list[str], *paths: Path, workers: int = 0) -> int:
+    with pytest.raises(SystemExit) as exited:
+        main(["import", *map(str, paths), *options, "--workers", str(workers)])
+    return int(exited.value.code or 0)
+
+
+def test_ndjson_bad_lines_reported_rest_loaded(
+    target: tuple[list[str], Settings], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "mixed.ndjson"
+    lines = [
+        {"resourceType": "Patient", "id": "p1", "name": [{"family": "Lind"}]},
+        "this is not JSON",
+        {"resourceType": "Patient", "id": "p2", "gender": 5},
+        {"resourceType": "Observation", "status": "final", "code": {"text": "puls"},
+         "subject": {"reference": "Patient/p1"}},
+        {"resourceType": "NoSuchType", "id": "x"},
+        {"resourceType": "Patient", "id": "p1", "name": [{"family": "Lindqvist"}]},
+    ]  # fmt: skip
+    source.write_bytes(
+        b"\n".join(line.encode() if isinstance(line, str) else orjson.dumps(line) for line in lines)
+    )
+    assert _import(target[0], source) == 1  # some lines were not imported
+    out = capsys.readouterr().out
+    assert "imported 3 resources from 6 units" in out
+    assert f"{source}:2: not JSON" in out
+    assert f"{source}:3: " in out and "gender" in out
+    assert f"{source}:5: Unknown resourceType 'NoSuchType'" in out
+    with TestClient(create_app(target[1])) as client:
+        patient = client.get("/Patient/p1").json()
+        assert patient["meta"]["versionId"] == "2"  # the same id twice: two versions
+        assert patient["name"][0]["family"] == "Lindqvist"
+        assert client.get("/Patient/p2").status_code == 404
+        found = client.get("/Observation", params={"subject": "Patient/p1"}).json()
+        assert found["total"] == 1  # indexed as on the normal write path
+        assert client.get("/Patient", params={"family": "lindq"}).json()["total"] == 1
+
+
+def test_synthea_bundles_load_whole_and_linked(
+    target: tuple[list[str], Settings], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = shared_path("synthea/synthea-r4-40-patients.tgz")
+    folder = tmp_path / "synthea"
+    folder.mkdir()
+    expected = 0
+    with tarfile.open(archive) as tar:
+        members = sorted((m for m in tar if m.isfile()), key=lambda m: m.name)[:2]
+        for member in members:
+            handle = tar.extractfile(member)
+            assert handle is not None
+            raw = handle.read()
+            expected += len(orjson.loads(raw)["entry"])
+            (folder / Path(member.name).name).write_bytes(raw)
+    assert _import(target[0], folder, workers=1) == 0
+    assert f"imported {expected:,} resources from 2 units" in capsys.readouterr().out
+    with TestClient(create_app(target[1])) as client:
+        history = client.get("/_history", params={"_count": 1}).json()
+        assert history["total"] == expected
+        observations = client.get("/Observation", params={"_count": 1000}).json()
+        checked = 0
+        for entry in observations["entry"]:
+            references: set[str] = set()
+            collect_references(entry["resource"], references)
+            for reference in references:
+                assert not reference.startswith("urn:uuid:"), reference
+                rtype, rid = reference.split("/")
+                assert client.get(f"/{rtype}/{rid}").status_code == 200, reference
+                checked += 1
+        assert checked > 100
+        patients = client.get("/Patient").json()
+        pid = patients["entry"][0]["resource"]["id"]
+        linked = client.get("/Encounter", params={"subject": f"Patient/{pid}"}).json()
+        assert linked["total"] > 0
+
+
+def test_bulk_export_sample_with_its_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Bulk Data sample archive (a "10 patients" export with 13 Patients): 7 160
+    resources; the events of its log.ndjson are no resources and are reported."""
+    archive = shared_path("bulk/sample-bulk-10-patients.tgz")
+    assert _import(["--data-dir", str(tmp_path / "data")], archive) == 1
+    out = capsys.readouterr().out
+    assert "imported 7,160 resources" in out
+    assert (
+        f"{archive}/sample-bulk-10-patients/log.ndjson:1: The resource has no resourceType" in out
+    )
+    settings: Any = Settings(data_dir=tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/Patient").json()["total"] == 13  # Patient.000.ndjson: 13 lines
