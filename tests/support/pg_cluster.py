@@ -156,7 +156,7 @@ def main(argv: list[str]) -> int:
         print(f"export FHIR_SERVER_TEST_DATABASE_URL={cluster.url}")
     else:
         port = int((base / "port").read_text()) if (base / "port").exists() else None
-        Cluster(base, port).stop()
+        Cluster(base, port).remove()
     return 0
 
 
