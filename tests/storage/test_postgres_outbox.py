@@ -1,0 +1,93 @@
+"""The PostgreSQL outbox read from several processes: no event skipped when seqs commit out
+of order, and commits anywhere wake watchers (LISTEN/NOTIFY)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from fhir_server.definitions import load_definitions
+from fhir_server.storage.port import RequestContext, Transaction
+from fhir_server.storage.postgres import PostgresStorage
+from tests.support.postgres import fresh_database
+
+CTX = RequestContext()
+
+
+def _patient(rid: str) -> dict[str, Any]:
+    return {"resourceType": "Patient", "id": rid}
+
+
+@pytest.fixture
+def url(postgres_url: str) -> str:
+    return fresh_database(postgres_url, "outbox_test")
+
+
+def test_a_late_commit_of_an_earlier_seq_is_not_skipped(url: str) -> None:
+    async def run() -> None:
+        first, second = (
+            PostgresStorage(url, load_definitions()),
+            PostgresStorage(url, load_definitions()),
+        )
+        await first.start()
+        await second.start()
+        try:
+            written = asyncio.Event()
+            release = asyncio.Event()
+
+            async def slow(tx: Transaction) -> int:
+                version = await tx.write("Patient", "early", _patient("early"), "PUT")
+                written.set()
+                await release.wait()  # holds the earlier seq uncommitted
+                return version.seq
+
+            async def quick(tx: Transaction) -> int:
+                return (await tx.write("Patient", "late", _patient("late"), "PUT")).seq
+
+            slow_task = asyncio.create_task(first.run(CTX, slow))
+            await written.wait()
+            late_seq = await second.run(CTX, quick)  # committed while the earlier is open
+            reader = asyncio.create_task(second.outbox_after(0, 10))
+            await asyncio.sleep(0.3)
+            assert not reader.done()  # it waits for the open transaction to end
+            release.set()
+            early_seq = await slow_task
+            events = await reader
+            assert early_seq < late_seq
+            assert [e["seq"] for e in events] == [early_seq, late_seq]
+            assert [e["id"] for e in events] == ["early", "late"]
+        finally:
+            await first.close()
+            await second.close()
+
+    asyncio.run(run())
+
+
+def test_commits_in_another_process_wake_watchers(url: str) -> None:
+    async def run() -> None:
+        watcher, writer = (
+            PostgresStorage(url, load_definitions()),
+            PostgresStorage(url, load_definitions()),
+        )
+        await watcher.start()
+        await writer.start()
+        try:
+            woken = asyncio.Event()
+            stop = watcher.watch_commits(woken.set)
+            await asyncio.sleep(0.3)  # the listening connection is up
+
+            async def job(tx: Transaction) -> None:
+                await tx.write("Patient", "w", _patient("w"), "PUT")
+
+            await writer.run(CTX, job)
+            await asyncio.wait_for(woken.wait(), timeout=5)
+            stop()
+            events = await watcher.outbox_after(0, 10)
+            assert [e["id"] for e in events] == ["w"]
+        finally:
+            await watcher.close()
+            await writer.close()
+
+    asyncio.run(run())
