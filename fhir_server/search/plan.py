@@ -166,6 +166,25 @@ class MissingClause:
     missing: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ChainClause:
+    """`param.chained=value`, `param:Type.chained=value` (search.html#chaining): the
+    resource refers through `param` to a resource matching one of `plans`, each the
+    chained criterion on one of the types the reference may target."""
+
+    param: str
+    plans: tuple[Plan, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HasClause:
+    """`_has:Type:param:criterion=value` (search.html#has): some resource matching `plan`
+    refers to this one through its reference parameter `param`."""
+
+    param: str
+    plan: Plan
+
+
 Clause = (
     IdClause
     | LastUpdatedClause
@@ -177,6 +196,8 @@ Clause = (
     | QuantityClause
     | UriClause
     | MissingClause
+    | ChainClause
+    | HasClause
 )
 
 
