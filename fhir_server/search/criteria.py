@@ -147,11 +147,7 @@ class _Context:
             if target not in self.definitions.resource_types:
                 continue  # "Resource" and abstract targets name no searchable type
             if chained == "_has" or chained in self.definitions.search_params_for(target):
-                plans.append(
-                    parse_criteria(
-                        self.definitions, target, [(rest, value)], base_url=self.base_url
-                    )
-                )
+                plans.append(self.nested(name, target, rest, value))
         if not plans:
             raise bad_request(
                 f"None of the types '{code}' refers to ({', '.join(targets) or 'none'})"
@@ -175,10 +171,17 @@ class _Context:
             raise bad_request(
                 f"'{name}': {source}.{code} does not refer to a {self.resource_type}", name
             )
-        plan = parse_criteria(
-            self.definitions, source, [(criterion, value)], base_url=self.base_url
-        )
-        return HasClause(code, plan)
+        return HasClause(code, self.nested(name, source, criterion, value))
+
+    def nested(self, name: str, resource_type: str, criterion: str, value: str) -> Plan:
+        """The plan of a chained or _has criterion; its errors name the whole parameter."""
+        try:
+            return parse_criteria(
+                self.definitions, resource_type, [(criterion, value)], base_url=self.base_url
+            )
+        except FhirError as problem:
+            diagnostics = "; ".join(issue.diagnostics for issue in problem.issues)
+            raise bad_request(diagnostics, name) from None
 
     def clause(
         self, name: str, code: str, modifier: str, value: str, definition: dict[str, Any]
