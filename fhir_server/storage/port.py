@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from fhir_server.search.index import IndexEntries
+from fhir_server.search.results import Include, SortKey
 
 T = TypeVar("T")
 
@@ -120,9 +121,25 @@ class Storage(Protocol):
         count: int,
         cursor: str | None = None,
         total: bool = True,
+        sort: Sequence[SortKey] = (),
     ) -> SearchResult:
-        """Current resources matching the criteria, in a stable order (the order they were
-        first stored), a page of `count` after the opaque `cursor`."""
+        """Current resources matching the criteria, a page of `count` after the opaque
+        `cursor`. Ordered by `sort` (missing values last either way), then by the order
+        they were first stored, which also breaks ties: pages neither repeat nor skip a
+        resource whose sort values do not change meanwhile."""
+        ...
+
+    async def include(
+        self,
+        ctx: RequestContext,
+        matches: Sequence[StoredVersion],
+        includes: Sequence[Include],
+        revincludes: Sequence[Include],
+        limit: int,
+    ) -> list[StoredVersion]:
+        """The current resources `_include` and `_revinclude` add to a page of matches, each
+        once and none of the matches; iterated ones also from what was included (a bounded
+        number of rounds); at most `limit`."""
         ...
 
     def index(self, resource: dict[str, Any]) -> IndexEntries:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +15,7 @@ from fhir_server.outcome import bad_request
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
+from fhir_server.search.results import Include, SortKey
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import (
     Criteria,
@@ -35,6 +36,7 @@ from fhir_server.storage.sqlite.queries import (
     row_to_version,
 )
 from fhir_server.storage.sqlite.reindex import prepare_index
+from fhir_server.storage.sqlite.search_results import included, sorted_page
 from fhir_server.storage.sqlite.search_sql import compile_plan
 from fhir_server.storage.sqlite.transaction import SqliteTransaction
 from fhir_server.storage.sqlite.writer import Writer
@@ -69,6 +71,7 @@ class SqliteStorage:
         self._inline: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
         self._keys: SearchKeys | None = None
+        self._reference_bits: dict[str, int] = {}
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -78,6 +81,14 @@ class SqliteStorage:
         apply_schema(write_conn)
         # before any job runs: a rebuild must not interleave with writes
         self._keys = prepare_index(write_conn, self._definitions, self._indexer)
+        self._reference_bits = {
+            rtype: sum(
+                self._keys.param(rtype, code).bit
+                for code, kind, _ in self._indexer.indexed(rtype)
+                if kind == "reference"
+            )
+            for rtype in self._definitions.resource_types
+        }
         write_conn.execute("PRAGMA wal_autocheckpoint=0")
         # when the log starts over, a file grown under a burst is cut back to 64 MB
         write_conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
@@ -208,23 +219,48 @@ class SqliteStorage:
         count: int,
         cursor: str | None = None,
         total: bool = True,
+        sort: Sequence[SortKey] = (),
     ) -> SearchResult:
         plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
         assert self._keys is not None, "storage not started"
-        sql, args = compile_plan(plan, self._keys)
-        after = _cursor_rid(cursor)
+        keys = self._keys
+        sql, args = compile_plan(plan, keys)
+        after = 0 if sort else _cursor_rid(cursor)
 
         def work(conn: sqlite3.Connection) -> SearchResult:
-            # rids only grow, so a page boundary never moves while others write
-            rows = conn.execute(
-                f"{sql} AND r.rid > ? ORDER BY r.rid LIMIT ?", [*args, after, count + 1]
-            ).fetchall()
-            versions = current_versions(conn, (key for (key,) in rows[:count]))
+            next_cursor: str | None
+            if sort:
+                rids, next_cursor = sorted_page(conn, plan, keys, sort, count, cursor)
+            else:
+                # rids only grow, so a page boundary never moves while others write
+                rows = conn.execute(
+                    f"{sql} AND r.rid > ? ORDER BY r.rid LIMIT ?", [*args, after, count + 1]
+                ).fetchall()
+                rids = [key for (key,) in rows[:count]]
+                next_cursor = str(rows[count - 1][0]) if len(rows) > count and count else None
+            versions = current_versions(conn, rids)
             matched = None
             if total:
                 (matched,) = conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()
-            next_cursor = str(rows[count - 1][0]) if len(rows) > count and count else None
             return SearchResult(versions=versions, total=matched, next_cursor=next_cursor)
+
+        return await self._in_reader(work)
+
+    async def include(
+        self,
+        ctx: RequestContext,
+        matches: Sequence[StoredVersion],
+        includes: Sequence[Include],
+        revincludes: Sequence[Include],
+        limit: int,
+    ) -> list[StoredVersion]:
+        if not matches or not (includes or revincludes):
+            return []
+        assert self._keys is not None, "storage not started"
+        keys, bits = self._keys, self._reference_bits
+
+        def work(conn: sqlite3.Connection) -> list[StoredVersion]:
+            return included(conn, keys, bits, matches, includes, revincludes, limit)
 
         return await self._in_reader(work)
 
