@@ -124,11 +124,13 @@ async def _search(request: Request, resource_type: str, pairs: list[tuple[str, s
             )
     applied = criteria + shaping + sorted(results.items())
     path = f"{call.base}/{resource_type}"
-    links = [{"relation": "self", "url": link(path, applied)}]
-    if found.next_cursor is not None:
-        links.append(
-            {"relation": "next", "url": link(path, [*applied, (CURSOR, found.next_cursor)])}
-        )
+    self_params = [*applied, (CURSOR, cursor)] if cursor is not None else applied
+    links = [{"relation": "self", "url": link(path, self_params)}]
+    if found.next_cursor is not None or found.previous_cursor is not None:
+        links.append({"relation": "first", "url": link(path, applied)})
+    for relation, target in (("previous", found.previous_cursor), ("next", found.next_cursor)):
+        if target is not None:
+            links.append({"relation": relation, "url": link(path, [*applied, (CURSOR, target)])})
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
     if found.total is not None:
         bundle["total"] = found.total

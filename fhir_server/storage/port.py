@@ -55,6 +55,7 @@ class SearchResult:
     versions: list[StoredVersion]
     total: int | None = None
     next_cursor: str | None = None
+    previous_cursor: str | None = None
 
 
 Criteria = Sequence[tuple[str, str]]

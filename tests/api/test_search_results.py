@@ -209,3 +209,50 @@ def test_include_errors(clinic: TestClient, query: str) -> None:
     answer = clinic.get(f"/Observation?{query}")
     assert answer.status_code == 400, query
     assert answer.json()["resourceType"] == "OperationOutcome"
+
+
+def _follow(client: TestClient, bundle: dict[str, Any], relation: str) -> dict[str, Any] | None:
+    url = next((x["url"] for x in bundle["link"] if x["relation"] == relation), None)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    response = client.get(parts.path, params=parse_qsl(parts.query))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("query", ["_count=2", "_count=2&_sort=-birthdate,family"])
+def test_previous_and_first_links_walk_back(people: TestClient, query: str) -> None:
+    pages: list[list[str]] = []
+    bundle: dict[str, Any] | None = people.get(f"/Patient?{query}").json()
+    assert bundle is not None
+    relations = {x["relation"] for x in bundle["link"]}
+    assert relations == {"self", "first", "next"}  # no previous on the first page
+    while bundle is not None and len(pages) < 10:
+        pages.append(_matches(bundle))
+        last = bundle
+        bundle = _follow(people, bundle, "next")
+    assert len(pages) == 3
+    assert sorted(i for page in pages for i in page) == ["a", "b", "c", "d", "e", "f"]
+    back: list[list[str]] = []
+    bundle = last
+    while bundle is not None and len(back) < 10:
+        back.append(_matches(bundle))
+        bundle = _follow(people, bundle, "previous")
+    assert back == list(reversed(pages))
+    first = _follow(people, last, "first")
+    assert first is not None and _matches(first) == pages[0]
+
+
+def test_capability_statement_lists_includes(client: TestClient) -> None:
+    resources = client.get("/metadata").json()["rest"][0]["resource"]
+    patient = next(r for r in resources if r["type"] == "Patient")
+    assert {"Patient:general-practitioner", "Patient:organization", "*"} <= set(
+        patient["searchInclude"]
+    )
+    assert {"Observation:subject", "Observation:patient", "Encounter:subject"} <= set(
+        patient["searchRevInclude"]
+    )
+    assert "Observation:subject" not in set(
+        next(r for r in resources if r["type"] == "Medication").get("searchRevInclude", [])
+    )

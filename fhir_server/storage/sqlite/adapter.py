@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fhir_server.definitions import Definitions
-from fhir_server.outcome import bad_request
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
@@ -36,7 +35,7 @@ from fhir_server.storage.sqlite.queries import (
     row_to_version,
 )
 from fhir_server.storage.sqlite.reindex import prepare_index
-from fhir_server.storage.sqlite.search_results import included, sorted_page
+from fhir_server.storage.sqlite.search_results import included, page_of
 from fhir_server.storage.sqlite.search_sql import compile_plan
 from fhir_server.storage.sqlite.transaction import SqliteTransaction
 from fhir_server.storage.sqlite.writer import Writer
@@ -224,25 +223,15 @@ class SqliteStorage:
         plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
         assert self._keys is not None, "storage not started"
         keys = self._keys
-        sql, args = compile_plan(plan, keys)
-        after = 0 if sort else _cursor_rid(cursor)
 
         def work(conn: sqlite3.Connection) -> SearchResult:
-            next_cursor: str | None
-            if sort:
-                rids, next_cursor = sorted_page(conn, plan, keys, sort, count, cursor)
-            else:
-                # rids only grow, so a page boundary never moves while others write
-                rows = conn.execute(
-                    f"{sql} AND r.rid > ? ORDER BY r.rid LIMIT ?", [*args, after, count + 1]
-                ).fetchall()
-                rids = [key for (key,) in rows[:count]]
-                next_cursor = str(rows[count - 1][0]) if len(rows) > count and count else None
+            rids, next_cursor, previous_cursor = page_of(conn, plan, keys, sort, count, cursor)
             versions = current_versions(conn, rids)
             matched = None
             if total:
+                sql, args = compile_plan(plan, keys)
                 (matched,) = conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()
-            return SearchResult(versions=versions, total=matched, next_cursor=next_cursor)
+            return SearchResult(versions, matched, next_cursor, previous_cursor)
 
         return await self._in_reader(work)
 
@@ -282,11 +271,3 @@ class SqliteStorage:
             return [dict(zip(keys, row, strict=True)) for row in rows]
 
         return await self._in_reader(work)
-
-
-def _cursor_rid(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.isdigit():
-        raise bad_request(f"_cursor={cursor} is not a cursor this server gave out", "_cursor")
-    return int(cursor)

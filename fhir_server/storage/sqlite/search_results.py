@@ -1,9 +1,10 @@
-"""Sorted pages with keyset cursors, and _include / _revinclude, on the SQLite index.
+"""Search pages with keyset cursors, and _include / _revinclude, on the SQLite index.
 
-A sorted page is read after the last row of the previous one by its sort values and rid
-(keyset paging): a resource written meanwhile lands where its values put it, and no page
-repeats or skips a resource whose values stay put. Missing values sort last in both
-directions (a sentinel stands in for them).
+A page is read after the last row of the previous one (or before the first row of the
+next) by its sort values and rid (keyset paging): a resource written meanwhile lands where
+its values put it, and no page repeats or skips a resource whose values stay put. Without
+_sort the order is the rid's, the order resources were first stored. Missing values sort
+last in both directions (a sentinel stands in for them).
 """
 
 from __future__ import annotations
@@ -60,38 +61,83 @@ def _key_sql(key: SortKey, plan: Plan, keys: SearchKeys, args: list[Any]) -> str
     return f"coalesce((SELECT {value} FROM {table} i WHERE i.rid = r.rid AND {which}), ?)"
 
 
-def sorted_page(
+def page_of(
     conn: sqlite3.Connection,
     plan: Plan,
     keys: SearchKeys,
     sort: Sequence[SortKey],
     count: int,
     cursor: str | None,
-) -> tuple[list[int], str | None]:
-    """The rids of one sorted page and the cursor of the next (None on the last page)."""
+) -> tuple[list[int], str | None, str | None]:
+    """The rids of one page in the order of `sort` then rid, and the cursors of the next
+    and the previous page (None where there is none). A cursor names the row a page
+    starts after ("n") or ends before ("p")."""
     column_args: list[Any] = []
     columns = ["r.rid AS rid"] + [
         f"{_key_sql(key, plan, keys, column_args)} AS k{n}" for n, key in enumerate(sort)
     ]
     inner, where_args = compile_plan(plan, keys, ", ".join(columns))
-    args = [*column_args, *where_args]
-    after = ""
-    if cursor is not None:
-        values = _decode(cursor, len(sort))
-        condition, condition_args = _after(sort, values)
-        after = f" WHERE {condition}"
-        args.extend(condition_args)
-    order = ", ".join(f"k{n}{' DESC' if key.descending else ''}" for n, key in enumerate(sort))
-    rows = conn.execute(
-        f"SELECT * FROM ({inner}){after} ORDER BY {order}, rid LIMIT ?", [*args, count + 1]
-    ).fetchall()
+    base = [*column_args, *where_args]
+    direction, values = ("n", None) if cursor is None else _decode(cursor, len(sort))
+    backwards = direction == "p"
+    rows = _rows(conn, inner, base, sort, values, backwards, count + 1)
+    more = len(rows) > count
     page = rows[:count]
-    next_cursor = _encode(page[-1]) if len(rows) > count and page else None
-    return [row[0] for row in page], next_cursor
+    if backwards:
+        page.reverse()
+    if not page:
+        return [], None, None
+    if backwards:
+        has_before, has_after = more, _any_row(conn, inner, base, sort, _values(page[-1]), False)
+    else:
+        has_after = more
+        has_before = values is not None and _any_row(
+            conn, inner, base, sort, _values(page[0]), True
+        )
+    next_cursor = _encode("n", page[-1]) if has_after and count else None
+    previous_cursor = _encode("p", page[0]) if has_before and count else None
+    return [row[0] for row in page], next_cursor, previous_cursor
 
 
-def _after(sort: Sequence[SortKey], values: list[Any]) -> tuple[str, list[Any]]:
-    """Rows after (k0..kn, rid) = values in the page order."""
+def _rows(
+    conn: sqlite3.Connection,
+    inner: str,
+    args: list[Any],
+    sort: Sequence[SortKey],
+    values: list[Any] | None,
+    backwards: bool,
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    where, where_args = "", list[Any]()
+    if values is not None:
+        condition, where_args = _beyond(sort, values, backwards)
+        where = f" WHERE {condition}"
+    order = ", ".join(
+        [f"k{n}{' DESC' if key.descending != backwards else ''}" for n, key in enumerate(sort)]
+        + ["rid DESC" if backwards else "rid"]
+    )
+    sql = f"SELECT * FROM ({inner}){where} ORDER BY {order} LIMIT ?"
+    return list(conn.execute(sql, [*args, *where_args, limit]).fetchall())
+
+
+def _any_row(
+    conn: sqlite3.Connection,
+    inner: str,
+    args: list[Any],
+    sort: Sequence[SortKey],
+    values: list[Any],
+    backwards: bool,
+) -> bool:
+    return bool(_rows(conn, inner, args, sort, values, backwards, 1))
+
+
+def _values(row: tuple[Any, ...]) -> list[Any]:
+    """A row (rid, k0..kn) as cursor values (k0..kn, rid)."""
+    return [*row[1:], row[0]]
+
+
+def _beyond(sort: Sequence[SortKey], values: list[Any], backwards: bool) -> tuple[str, list[Any]]:
+    """Rows after (or, backwards, before) (k0..kn, rid) = values in the page order."""
     *key_values, rid = values
     alternatives: list[str] = []
     args: list[Any] = []
@@ -99,33 +145,35 @@ def _after(sort: Sequence[SortKey], values: list[Any]) -> tuple[str, list[Any]]:
         equal = [f"k{m} = ?" for m in range(n)]
         args.extend(key_values[:n])
         if n < len(sort):
-            equal.append(f"k{n} {'<' if sort[n].descending else '>'} ?")
+            later = sort[n].descending == backwards  # ascending forwards: greater
+            equal.append(f"k{n} {'>' if later else '<'} ?")
             args.append(key_values[n])
         else:
-            equal.append("rid > ?")
+            equal.append(f"rid {'<' if backwards else '>'} ?")
             args.append(rid)
         alternatives.append("(" + " AND ".join(equal) + ")")
     return "(" + " OR ".join(alternatives) + ")", args
 
 
-def _encode(row: tuple[Any, ...]) -> str:
-    values = [*row[1:], row[0]]
-    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+def _encode(direction: str, row: tuple[Any, ...]) -> str:
+    data = orjson.dumps([direction, *_values(row)])
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def _decode(cursor: str, keys: int) -> list[Any]:
+def _decode(cursor: str, keys: int) -> tuple[str, list[Any]]:
     try:
         values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except ValueError:
         values = None
     if (
         not isinstance(values, list)
-        or len(values) != keys + 1
+        or len(values) != keys + 2
+        or values[0] not in ("n", "p")
         or not isinstance(values[-1], int)
         or not all(isinstance(v, str | int | float) for v in values)
     ):
         raise bad_request(f"_cursor={cursor} is not a cursor this server gave out", "_cursor")
-    return values
+    return values[0], values[1:]
 
 
 def included(
