@@ -9,7 +9,8 @@ them to the cache with a snapshot built by a plain merge onto the core snapshot,
 enough for SUSHI to find slices and elements; the committed hl7se files stay unchanged.
 
 Output: CodeSystem/ValueSet → terminology/, StructureDefinition/SearchParameter and the
-SubscriptionTopics (Basic) → profiles/, every other instance → profiles/examples/.
+SubscriptionTopics (Basic) → profiles/, every other instance → profiles/examples/; then
+the complete case (CASE) as one transaction Bundle, profiles/examples/Bundle-lus-complete-case.json.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import shutil
 import subprocess
 import tarfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,39 @@ ROOT = Path(__file__).resolve().parents[2]
 FSH_PROJECT = ROOT / "profiles" / "fsh"
 CACHE = Path.home() / ".fhir" / "packages"
 HL7SE = ("hl7se.fhir.base", "1.1.0", "http://hl7.se/fhir/ig/base")
+CANONICAL_BASE = "https://lus.example.se/fhir"
+# The examples that make one complete stay, in the order a hospital system would send them;
+# shared parties are created only if no resource with their identifier exists yet.
+CASE = (
+    "Organization/kalmar-kommun",
+    "Organization/medicin-12",
+    "Organization/vc-kalmar-centrum",
+    "Practitioner/eva-nilsson",
+    "PractitionerRole/eva-nilsson-vc",
+    "Patient/karin",
+    "Encounter/karin-stay",
+    "Communication/karin-inskrivningsmeddelande",
+    "Task/karin-task-skicka-inskrivningsmeddelande",
+    "Task/karin-task-kvittera-kommun",
+    "Task/karin-task-paborja-planering",
+    "Communication/karin-kvittens-kommun",
+    "Communication/karin-kvittens-vc",
+    "Task/karin-task-skicka-planeringsunderlag",
+    "Communication/karin-planeringsunderlag",
+    "Task/karin-task-utse-fast-vardkontakt",
+    "CareTeam/karin-careteam",
+    "Communication/karin-meddelande",
+    "CarePlan/karin-spu",
+    "Communication/karin-beraknad-utskrivning-andrad",
+    "Communication/karin-utskrivningsklar-1",
+    "Communication/karin-utskrivningsklar-aterkallad",
+    "Communication/karin-utskrivningsklar-2",
+    "Task/karin-task-kalla-till-sip",
+    "Communication/karin-sip-kallelse",
+    "Task/karin-task-skicka-utskrivningsmeddelande",
+    "Communication/karin-utskrivningsmeddelande",
+    "CarePlan/karin-sip",
+)
 
 
 def main() -> None:
@@ -41,6 +76,7 @@ def main() -> None:
     generated = FSH_PROJECT / "fsh-generated"
     _place(generated / "resources")
     shutil.rmtree(generated)  # its copies would be read as content twice
+    _write_case_bundle()
 
 
 def _prepare_cache() -> None:
@@ -142,6 +178,51 @@ def _place(generated: Path) -> None:
         (folder / path.name).write_text(text)
         placed += 1
     print(f"placed {placed} resources")
+
+
+def _write_case_bundle() -> None:
+    examples = ROOT / "profiles" / "examples"
+    full_urls = {
+        key: f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{CANONICAL_BASE}/{key}')}" for key in CASE
+    }
+    entries = []
+    for key in CASE:
+        kind, rid = key.split("/")
+        resource = json.loads((examples / f"{kind}-{rid}.json").read_text())
+        del resource["id"]  # POST: the server assigns ids
+        request: dict[str, str] = {"method": "POST", "url": kind}
+        identifiers = resource.get("identifier", [])
+        if kind in ("Organization", "Practitioner", "Patient") and identifiers:
+            first = identifiers[0]
+            request["ifNoneExist"] = f"identifier={first['system']}|{first['value']}"
+        entries.append(
+            {
+                "fullUrl": full_urls[key],
+                "resource": _relink(resource, full_urls),
+                "request": request,
+            }
+        )
+    bundle = {
+        "resourceType": "Bundle",
+        "id": "lus-complete-case",
+        "type": "transaction",
+        "timestamp": "2026-02-19T15:00:00+01:00",
+        "entry": entries,
+    }
+    text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+    (examples / "Bundle-lus-complete-case.json").write_text(text)
+
+
+def _relink(value: Any, full_urls: dict[str, str]) -> Any:
+    """References between the case's resources as the fullUrls of their entries."""
+    if isinstance(value, dict):
+        out = {k: _relink(v, full_urls) for k, v in value.items()}
+        if isinstance(out.get("reference"), str) and out["reference"] in full_urls:
+            out["reference"] = full_urls[out["reference"]]
+        return out
+    if isinstance(value, list):
+        return [_relink(v, full_urls) for v in value]
+    return value
 
 
 def _is_topic(resource: dict[str, Any]) -> bool:

@@ -49,7 +49,7 @@ def test_content_is_found_in_the_checkout() -> None:
     assert (root / "profiles" / "StructureDefinition-lus-patient.json").is_file()
     assert (root / "terminology" / "CodeSystem-kommun.json").is_file()
     names = {p.name for p in content_files()}
-    assert "sushi-config.yaml" not in names and len(names) >= 80
+    assert "sushi-config.yaml" not in names and len(names) >= 110
 
 
 def test_every_file_is_one_valid_resource_named_for_it() -> None:
