@@ -1,6 +1,6 @@
 """The FHIR RESTful API's URL patterns (http.html#summary) and their handlers.
 
-A path is matched by its segments, not by regular expressions: the whole API has ten
+A path is matched by its segments, not by regular expressions: the whole API has eleven
 shapes, and telling them apart by segment count and fixed names is both exact and cheap.
 """
 
@@ -37,6 +37,7 @@ _INSTANCE: Methods = {
 }
 _INSTANCE_HISTORY: Methods = {"GET": history.instance_history}
 _VERSION: Methods = {"GET": instance.vread}
+_COMPARTMENT: Methods = {"GET": search.compartment_search}
 # operations.invoke answers 405 itself for GET on an operation that changes state
 _OPERATION: Methods = {"GET": operations.invoke, "POST": operations.invoke}
 
@@ -76,6 +77,8 @@ def resolve(path: str) -> tuple[Methods, dict[str, Any]] | None:
         return _INSTANCE, {"resource_type": first, "rid": parts[1]}
     if count == 3 and parts[2] == "_history":
         return _INSTANCE_HISTORY, {"resource_type": first, "rid": parts[1]}
+    if count == 3:
+        return _COMPARTMENT, {"compartment": first, "focus_id": parts[1], "resource_type": parts[2]}
     if count == 4 and parts[2] == "_history":
         return _VERSION, {"resource_type": first, "rid": parts[1], "vid": parts[3]}
     return None

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server import fhirjson
+from fhir_server.ids import is_valid_id
 from fhir_server.outcome import FhirError, Issue, bad_request, error, operation_outcome
 from fhir_server.rest.common import Call, begin
 from fhir_server.rest.paging import link, page_size
@@ -49,7 +50,24 @@ async def search_post(request: Request, resource_type: str) -> Response:
     return await _search(request, resource_type, pairs)
 
 
-async def _search(request: Request, resource_type: str, pairs: list[tuple[str, str]]) -> Response:
+async def compartment_search(
+    request: Request, compartment: str, focus_id: str, resource_type: str
+) -> Response:
+    """GET [base]/Patient/123/Observation?… (search.html#2.21.1.2)."""
+    if compartment not in request.app.state.runtime.definitions.compartments:
+        raise error(404, "not-found", f"There is no {compartment} compartment")
+    if not is_valid_id(focus_id):
+        raise bad_request(f"'{focus_id}' is not a resource id")
+    pairs = request.query_params.multi_items()
+    return await _search(request, resource_type, pairs, (compartment, focus_id))
+
+
+async def _search(
+    request: Request,
+    resource_type: str,
+    pairs: list[tuple[str, str]],
+    compartment: tuple[str, str] | None = None,
+) -> Response:
     call = begin(request, resource_type)
     lenient = preference(request, "handling") == "lenient"
     definitions = call.runtime.definitions
@@ -109,6 +127,7 @@ async def _search(request: Request, resource_type: str, pairs: list[tuple[str, s
         cursor=cursor,
         total=total_mode != "none" or summary == "count",
         sort=sort,
+        compartment=compartment,
     )
     extra: list[StoredVersion] = []
     if includes or revincludes:
@@ -124,6 +143,8 @@ async def _search(request: Request, resource_type: str, pairs: list[tuple[str, s
             )
     applied = criteria + shaping + sorted(results.items())
     path = f"{call.base}/{resource_type}"
+    if compartment is not None:
+        path = f"{call.base}/{compartment[0]}/{compartment[1]}/{resource_type}"
     self_params = [*applied, (CURSOR, cursor)] if cursor is not None else applied
     links = [{"relation": "self", "url": link(path, self_params)}]
     if found.next_cursor is not None or found.previous_cursor is not None:

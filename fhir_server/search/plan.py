@@ -185,6 +185,16 @@ class HasClause:
     plan: Plan
 
 
+@dataclass(frozen=True, slots=True)
+class CompartmentClause:
+    """In the compartment of `compartment`/`focus_id`: one of `params` refers to it, or
+    (when the searched type is the compartment's own) it is the focal resource."""
+
+    compartment: str
+    focus_id: str
+    params: tuple[str, ...]
+
+
 Clause = (
     IdClause
     | LastUpdatedClause
@@ -198,6 +208,7 @@ Clause = (
     | MissingClause
     | ChainClause
     | HasClause
+    | CompartmentClause
 )
 
 

@@ -123,11 +123,13 @@ class Storage(Protocol):
         cursor: str | None = None,
         total: bool = True,
         sort: Sequence[SortKey] = (),
+        compartment: tuple[str, str] | None = None,
     ) -> SearchResult:
-        """Current resources matching the criteria, a page of `count` after the opaque
-        `cursor`. Ordered by `sort` (missing values last either way), then by the order
-        they were first stored, which also breaks ties: pages neither repeat nor skip a
-        resource whose sort values do not change meanwhile."""
+        """Current resources matching the criteria (in the compartment (type, id) when
+        given), a page of `count` after the opaque `cursor`. Ordered by `sort` (missing
+        values last either way), then by the order they were first stored, which also
+        breaks ties: pages neither repeat nor skip a resource whose sort values do not
+        change meanwhile."""
         ...
 
     async def include(

@@ -25,6 +25,7 @@ from typing import Any
 from fhir_server.search.plan import (
     ChainClause,
     Clause,
+    CompartmentClause,
     DateClause,
     DateRange,
     HasClause,
@@ -116,6 +117,21 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
             where.append(
                 f"EXISTS (SELECT 1 FROM version v WHERE v.seq = r.seq AND {_any(conditions)})"
             )
+        elif isinstance(clause, CompartmentClause):
+            alternatives = []
+            if clause.params:
+                bits = 0
+                for code in clause.params:
+                    bits |= keys.param(rtype, code).bit
+                alternatives.append(
+                    "r.rid IN (SELECT i.rid FROM idx_reference i WHERE i.t = ?"
+                    " AND i.target_id = ? AND i.target_type = ? AND i.params & ?)"
+                )
+                args.extend((keys.type_key(rtype), clause.focus_id, clause.compartment, bits))
+            if rtype == clause.compartment:
+                alternatives.append("r.id = ?")
+                args.append(clause.focus_id)
+            where.append(_any(alternatives))
         elif isinstance(clause, HasClause):
             # the referring resources are found first; their references name these ids
             inner, inner_args = compile_plan(clause.plan, keys)
