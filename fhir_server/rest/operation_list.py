@@ -10,7 +10,10 @@ import importlib
 
 from fhir_server.rest import operations
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = (
+    "fhir_server.validation.operation",
+    "fhir_server.terminology.operations",
+)
 
 
 def install() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from fhir_server.conformance import ConformanceRegistry
+from fhir_server.conformance import ConformanceRegistry, load_registry
 from fhir_server.conformance.snapshot import CORE_PREFIX
+from fhir_server.definitions import Definitions
 from fhir_server.terminology import Terminology
 from fhir_server.validation.profile.elements import ElementTree, build_tree
 from fhir_server.validation.profile.invariants import Invariants
@@ -86,3 +88,17 @@ class ProfileValidator:
             walk.constraints(tree.root.constraints, value, tree.type, tree.type)
             walk.object(tree.root, value, tree.type, tree.type, (tree.type, tree.type))
         return not report.errors
+
+
+_LOADED: dict[tuple[int, tuple[Path, ...]], ProfileValidator] = {}
+
+
+def load_profile_validator(
+    definitions: Definitions, extra_folders: tuple[Path, ...] = ()
+) -> ProfileValidator:
+    """One validator per set of folders and process: its registry, trees, expansions and
+    compiled invariants are shared by every app (tests start many)."""
+    key = (id(definitions), extra_folders)
+    if key not in _LOADED:
+        _LOADED[key] = ProfileValidator(load_registry(definitions, extra_folders))
+    return _LOADED[key]
