@@ -87,6 +87,26 @@ def names_read(expression: str) -> tuple[str, ...] | None:
     return tuple({a or b for a, b in _NAME.findall(text)} - _OPERATORS)
 
 
+# R4 invariants test FHIR primitives against System types (`answer is Boolean`, que-7);
+# fhirpathpy only matches those by their FHIR names (`boolean`), so they are renamed.
+_SYSTEM_TYPES = {
+    "Boolean": "boolean",
+    "String": "string",
+    "Integer": "integer",
+    "Decimal": "decimal",
+    "Date": "date",
+    "DateTime": "dateTime",
+    "Time": "time",
+}
+_SYSTEM_TYPE_TEST = re.compile(
+    r"(\bis\s+|\bas\s+|ofType\(\s*)(?:System\.)?(" + "|".join(_SYSTEM_TYPES) + r")\b"
+)
+
+
+def fhir_type_names(expression: str) -> str:
+    return _SYSTEM_TYPE_TEST.sub(lambda m: m.group(1) + _SYSTEM_TYPES[m.group(2)], expression)
+
+
 class Invariants:
     """Compiled constraint expressions, shared by every validation of the process.
 
@@ -97,13 +117,16 @@ class Invariants:
     def __init__(self) -> None:
         self._plans: dict[str, _Plan | None] = {}
         self.uncompilable: set[str] = set()
+        # only the Python-checked invariants (for bulk checks where fhirpathpy is too slow)
+        self.native_only = False
 
     def plan(self, expression: str) -> _Plan | None:
         if expression in self._plans:
             return self._plans[expression]
         plan: _Plan | None
         try:
-            plan = _Plan(compile_in_context(expression), names_read(expression), {})
+            evaluate = compile_in_context(fhir_type_names(expression))
+            plan = _Plan(evaluate, names_read(expression), {})
         except Exception as exc:
             log.debug("invariant %r does not compile: %s", expression, exc)
             self.uncompilable.add(expression)
@@ -124,6 +147,8 @@ class Invariants:
         if native is not None:
             return native(node)
         expression = constraint.expression
+        if self.native_only:
+            return None
         contained = isinstance(node, dict) and "contained" in node
         if expression.startswith(_ABOUT_CONTAINED) and not contained:
             return True
