@@ -1,13 +1,13 @@
 """Where the project's own conformance resources are: `profiles/` and `terminology/`.
 
-From a checkout they sit beside the `fhir_server` package; an installed wheel carries them
-under `<prefix>/share/fhir-server/` (pyproject's data-files). Settings may name more folders.
+From a checkout (or an editable install) they sit beside the `fhir_server` package; a built
+wheel carries them as `fhir_server/content/`, looked at first (the profiles work ships them
+so, see fhir_server/definitions/content.py when merged). Settings may name more folders.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,9 +35,9 @@ CONFORMANCE_TYPES = frozenset(
 
 def project_folders() -> list[Path]:
     """The `profiles/` and `terminology/` folders of this installation (those that exist)."""
+    package = Path(__file__).resolve().parents[1] / "content"
     checkout = Path(__file__).resolve().parents[2]
-    installed = Path(sys.prefix) / "share" / "fhir-server"
-    for root in (checkout, installed):
+    for root in (package, checkout):
         found = [root / name for name in FOLDERS if (root / name).is_dir()]
         if found:
             return found
