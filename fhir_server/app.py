@@ -24,6 +24,7 @@ from fhir_server.rest.routes import dispatch
 from fhir_server.runtime import Runtime
 from fhir_server.storage.sqlite import SqliteStorage
 from fhir_server.validation import default_validator
+from fhir_server.validation.profile import load_profile_validator
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ class FhirApp:
             base_url=self.settings.base_url or None,
         )
         await storage.start()
-        runtime = Runtime(self.settings, definitions, default_validator(), storage)
+        profiles = load_profile_validator(definitions, tuple(self.settings.conformance_dirs))
+        runtime = Runtime(self.settings, definitions, default_validator(), storage, profiles)
         self.state.runtime = runtime
         started = services.build(runtime)
         await services.start_all(started)  # on failure it stops those it started

@@ -53,6 +53,17 @@ class Settings(BaseSettings):
     # Most write jobs one group commit may hold.
     sqlite_group_commit_max: int = 256
     log_level: str = "info"
+    # Profile validation on create/update/transaction: resources claiming a known profile
+    # in meta.profile are validated against it (errors: 422, nothing stored).
+    validate_profiles_on_write: bool = True
+    # A claimed profile the server does not know: "warning" (logged, the write goes on),
+    # "error" (422) or "ignore".
+    unknown_profile_on_write: str = "warning"
+    # Profiles every resource of a type must meet on write, claimed or not:
+    # {"Communication": ["http://…/StructureDefinition/…"]}.
+    required_profiles: dict[str, list[str]] = {}
+    # More folders of conformance resources (JSON) besides profiles/ and terminology/.
+    conformance_dirs: list[Path] = []
 
     @property
     def sqlite_path(self) -> Path:

@@ -23,6 +23,7 @@ _KEPT = {
     "ValueSet",
     "CodeSystem",
     "OperationDefinition",
+    "ConceptMap",
 }
 
 
@@ -59,6 +60,10 @@ class Definitions:
     def resource(self, resource_type: str, rid: str) -> dict[str, Any] | None:
         raw = self._raw_by_key.get((resource_type, rid))
         return None if raw is None else _parse(raw)
+
+    def conformance_keys(self) -> list[tuple[str, str]]:
+        """(resourceType, id) of every conformance resource kept from the package."""
+        return list(self._raw_by_key)
 
     def search_params_for(self, resource_type: str) -> dict[str, dict[str, Any]]:
         """Every search parameter that applies to a type, including inherited ones."""

@@ -10,7 +10,11 @@ import importlib
 
 from fhir_server.rest import operations
 
-MODULES: tuple[str, ...] = ("fhir_server.rest.everything",)
+MODULES: tuple[str, ...] = (
+    "fhir_server.rest.everything",
+    "fhir_server.validation.operation",
+    "fhir_server.terminology.operations",
+)
 
 
 def install() -> None:
