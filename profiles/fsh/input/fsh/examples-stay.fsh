@@ -24,7 +24,6 @@ Usage: #example
 * encounter = Reference(karin-stay)
 * participant[fastVardkontakt].role = LUSCareTeamRoleCS#fast-vardkontakt "Fast vårdkontakt"
 * participant[fastVardkontakt].member = Reference(eva-nilsson-vc)
-* participant[fastVardkontakt].onBehalfOf = Reference(vc-kalmar-centrum)
 * participant[fastVardkontakt].period.start = "2026-02-11T08:45:00+01:00"
 * managingOrganization = Reference(vc-kalmar-centrum)
 

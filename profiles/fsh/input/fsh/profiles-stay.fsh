@@ -42,7 +42,7 @@ Description: "The people who coordinate a patient's discharge; the fast vårdkon
 * participant[fastVardkontakt].role = LUSCareTeamRoleCS#fast-vardkontakt
 * participant[fastVardkontakt].member 1..1
 * participant[fastVardkontakt].member only Reference(PractitionerRole or Practitioner)
-* participant[fastVardkontakt].onBehalfOf 1..1
+* participant[fastVardkontakt].onBehalfOf ^short = "The care unit, when the member is a Practitioner (ctm-1)"
 * participant[fastVardkontakt].onBehalfOf only Reference(LUSCareUnit)
 * managingOrganization only Reference(LUSCareUnit or LUSMunicipality)
 
