@@ -96,7 +96,7 @@ def _holds(clause: Clause, resource: dict[str, Any], entries: IndexEntries, upda
 
 
 def _rows(entries: IndexEntries, kind: str, param: str) -> list[tuple[Any, ...]]:
-    table: list[Any] = {
+    tables: dict[str, list[Any]] = {
         "string": entries.strings,
         "token": entries.tokens,
         "reference": entries.references,
@@ -104,8 +104,8 @@ def _rows(entries: IndexEntries, kind: str, param: str) -> list[tuple[Any, ...]]
         "number": entries.numbers,
         "quantity": entries.quantities,
         "uri": entries.uris,
-    }[kind]
-    return [row for row in table if row[0] == param]
+    }
+    return [row for row in tables[kind] if row[0] == param]
 
 
 def _some(

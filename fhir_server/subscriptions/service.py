@@ -1,0 +1,434 @@
+"""The subscription service: matches the outbox against subscriptions and runs deliveries.
+
+One matcher task reads the outbox in order from a durable cursor (woken by the store after
+each commit, and once a second in case a wake-up was missed), keeps the topics and
+subscriptions it reads there up to date, and stores the events it finds, numbered per
+subscription, together with the new cursor in one commit. Deliveries read those events.
+A crash anywhere loses nothing: what was matched is stored, what was not is matched again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import httpx
+import orjson
+
+from fhir_server.outcome import FhirError
+from fhir_server.runtime import Runtime
+from fhir_server.search.indexer import Indexer
+from fhir_server.storage.port import (
+    MatchedEvent,
+    RequestContext,
+    StateChange,
+    StoredVersion,
+    SubscriptionEvent,
+    SubscriptionState,
+    Transaction,
+)
+from fhir_server.subscriptions import channels
+from fhir_server.subscriptions.delivery import Delivery, Host, Retry
+from fhir_server.subscriptions.matcher import match_event
+from fhir_server.subscriptions.notifications import Status, notification_bundle
+from fhir_server.subscriptions.spec import SpecError, SubscriptionSpec, read_spec
+from fhir_server.subscriptions.topics import (
+    PROFILES_DIR,
+    TOPIC_CODE,
+    TOPIC_CODE_SYSTEM,
+    TopicRegistry,
+    topics_in_folder,
+)
+
+log = logging.getLogger(__name__)
+
+SYSTEM = RequestContext(principal="subscriptions")
+_BATCH = 256
+_POLL_SECONDS = 1.0
+_FLUSH_SECONDS = 0.2
+
+_RUNNING: dict[int, SubscriptionService] = {}
+
+
+def running(runtime: Runtime) -> SubscriptionService | None:
+    """The service of a runtime, while it runs (for the websocket endpoint)."""
+    return _RUNNING.get(id(runtime))
+
+
+def server_base(runtime: Runtime) -> str:
+    """The base URL notifications name resources by (no request to derive it from)."""
+    settings = runtime.settings
+    return settings.base_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+
+
+class SubscriptionService(Host):
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.storage = runtime.storage
+        self.settings = runtime.settings
+        self.base = server_base(runtime)
+        self.topics = TopicRegistry(
+            runtime.definitions, topics_in_folder(PROFILES_DIR, runtime.definitions)
+        )
+        self.indexer = Indexer(runtime.definitions, base_url=runtime.settings.base_url or None)
+        self.retry = Retry(
+            self.settings.subscription_retry_base,
+            self.settings.subscription_retry_max,
+            self.settings.subscription_error_after,
+        )
+        self.specs: dict[str, SubscriptionSpec] = {}
+        self.deliveries: dict[str, Delivery] = {}
+        self._by_type: dict[str, list[str]] = {}
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unwatch: Any = None
+        self._client: httpx.AsyncClient | None = None
+        self._in_flight = asyncio.Semaphore(self.settings.subscription_max_in_flight)
+        self.sockets: Any = None  # websocket bindings (websocket.py), when used
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=self.settings.subscription_max_in_flight),
+        )
+        await self._load_topics()
+        await self._load_subscriptions()
+
+        def committed() -> None:  # in the store's writer thread
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(self._wake.set)
+
+        self._unwatch = self.storage.watch_commits(committed)
+        self._tasks = [
+            asyncio.create_task(self._match_loop(), name="subscription-matcher"),
+            asyncio.create_task(self._flush_loop(), name="subscription-flusher"),
+        ]
+        _RUNNING[id(self.runtime)] = self
+
+    async def stop(self) -> None:
+        _RUNNING.pop(id(self.runtime), None)
+        if self._unwatch is not None:
+            self._unwatch()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(d.stop() for d in self.deliveries.values()))
+        with contextlib.suppress(Exception):
+            await self._flush()
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _load_topics(self) -> None:
+        criteria = [("code", f"{TOPIC_CODE_SYSTEM}|{TOPIC_CODE}")]
+        for version in await self._all("Basic", criteria):
+            self.topics.stored("Basic", version.id, _body(version))
+
+    async def _load_subscriptions(self) -> None:
+        cursor = await self.storage.subscription_cursor()
+        states = {s.id: s for s in await self.storage.subscription_states()}
+        for version in await self._all("Subscription", []):
+            state = states.get(version.id)
+            if state is None and cursor == 0 and version.seq:
+                # a subscription from before this service kept state: it starts now
+                latest = await self._latest_seq()
+                state = await self.storage.subscription_open(
+                    version.id, latest, "requested", RequestContext()
+                )
+            if state is not None:
+                await self._register(version, state)
+        if cursor == 0:
+            # the first start on an existing store: changes from before are no events
+            await self.storage.subscription_record(await self._latest_seq(), [])
+
+    async def _latest_seq(self) -> int:
+        page = await self.storage.history(
+            SYSTEM, None, None, since=None, at=None, count=1, cursor=None
+        )
+        return page.versions[0].seq if page.versions else 0
+
+    async def _all(self, resource_type: str, criteria: list[tuple[str, str]]) -> list[Any]:
+        found: list[Any] = []
+        cursor: str | None = None
+        while True:
+            page = await self.storage.search(
+                SYSTEM, resource_type, criteria, count=500, cursor=cursor, total=False
+            )
+            found += page.versions
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
+
+    # subscriptions -----------------------------------------------------------------------
+
+    async def _register(self, version: StoredVersion, state: SubscriptionState) -> None:
+        resource = _body(version)
+        if resource is None:
+            return
+        try:
+            spec = read_spec(
+                resource, self.runtime.definitions, self.topics, self.settings, self.base
+            )
+        except SpecError as exc:
+            log.warning("Subscription/%s cannot run: %s", version.id, exc)
+            return
+        await self._install(spec, state)
+
+    async def _install(self, spec: SubscriptionSpec, state: SubscriptionState) -> None:
+        """Run a subscription, or let its running delivery go on with the new settings
+        (a new delivery only when the channel type changed, after the old one stopped, so
+        that two never send at once)."""
+        delivery = self.deliveries.get(spec.id)
+        if delivery is not None and delivery.spec.channel != spec.channel:
+            await self._forget(spec.id)
+            delivery = None
+        self._unindex(spec.id)
+        self.specs[spec.id] = spec
+        for rtype in spec.resource_types():
+            self._by_type.setdefault(rtype, []).append(spec.id)
+        if delivery is None:
+            delivery = self._make_delivery(spec, state)
+            self.deliveries[spec.id] = delivery
+            delivery.start()
+        else:
+            delivery.reconfigure(spec, state)
+
+    def _make_delivery(self, spec: SubscriptionSpec, state: SubscriptionState) -> Delivery:
+        if spec.channel == "websocket":
+            from fhir_server.subscriptions.websocket import SocketDelivery
+
+            return SocketDelivery(spec, state, self, self.retry)
+        return Delivery(spec, state, self, self.retry)
+
+    def _unindex(self, sid: str) -> None:
+        old = self.specs.pop(sid, None)
+        if old is not None:
+            for rtype in old.resource_types():
+                ids = self._by_type.get(rtype, [])
+                if sid in ids:
+                    ids.remove(sid)
+
+    async def _forget(self, sid: str) -> None:
+        self._unindex(sid)
+        delivery = self.deliveries.pop(sid, None)
+        if delivery is not None:
+            await delivery.stop()
+
+    async def _subscription_changed(self, row: dict[str, Any]) -> None:
+        sid = row["id"]
+        version = await self.storage.vread(SYSTEM, "Subscription", sid, row["version"])
+        resource = _body(version)
+        if resource is None:
+            await self._forget(sid)
+            await self.storage.subscription_close(sid)
+            return
+        owner = RequestContext(principal=row["principal"], organisation=row["organisation"])
+        try:
+            spec = read_spec(
+                resource, self.runtime.definitions, self.topics, self.settings, self.base
+            )
+        except SpecError as exc:
+            await self._forget(sid)
+            await self.storage.subscription_open(sid, row["seq"], "error", owner)
+            await self._record_status(sid, "error", str(exc))
+            return
+        state = await self.storage.subscription_state(sid)
+        status = _next_status(spec, state.status if state is not None else None)
+        state = await self.storage.subscription_open(sid, row["seq"], status, owner)
+        await self._install(spec, state)
+        if status != spec.declared_status and status in ("requested", "off", "active"):
+            await self._mirror(sid, status, None)
+
+    # matching ------------------------------------------------------------------------------
+
+    async def _match_loop(self) -> None:
+        cursor = await self.storage.subscription_cursor()
+        saved = cursor
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), _POLL_SECONDS)
+            self._wake.clear()
+            try:
+                cursor, saved = await self._match_from(cursor, saved)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("subscription matching failed; retrying from seq %d", saved)
+                cursor = saved
+                await asyncio.sleep(_POLL_SECONDS)
+
+    async def _match_from(self, cursor: int, saved: int) -> tuple[int, int]:
+        while True:
+            rows = await self.storage.outbox_after(cursor, _BATCH)
+            if not rows:
+                return cursor, saved
+            pending: list[MatchedEvent] = []
+            for row in rows:
+                rtype = row["type"]
+                if rtype == "Subscription":
+                    await self._save(row["seq"] - 1, pending)
+                    pending = []
+                    await self._subscription_changed(row)
+                    continue
+                if rtype == "Basic":
+                    version = await self.storage.vread(SYSTEM, "Basic", row["id"], row["version"])
+                    self.topics.stored("Basic", row["id"], _body(version))
+                candidates = [
+                    (self.specs[sid], self.deliveries[sid].owner)
+                    for sid in self._by_type.get(rtype, ())
+                    if sid in self.deliveries and self.deliveries[sid].status != "off"
+                ]
+                pending += await match_event(self.storage, self.indexer, row, candidates)
+            cursor = rows[-1]["seq"]
+            if pending or cursor - saved > 10_000:
+                await self._save(cursor, pending)
+                saved = cursor
+
+    async def _save(self, through: int, pending: list[MatchedEvent]) -> None:
+        if not pending:
+            return
+        stored = await self.storage.subscription_record(through, pending)
+        last: dict[str, int] = {}
+        for event in stored:
+            last[event.subscription] = event.number
+        for sid, number in last.items():
+            delivery = self.deliveries.get(sid)
+            if delivery is not None:
+                delivery.wake(number)
+
+    # Host: what deliveries call -----------------------------------------------------------
+
+    async def events(self, sid: str, first: int, limit: int) -> list[SubscriptionEvent]:
+        return await self.storage.subscription_events(sid, first, None, limit)
+
+    def status_of(self, spec: SubscriptionSpec, delivery: Delivery) -> Status:
+        return Status(
+            subscription_url=f"{self.base}/Subscription/{spec.id}",
+            topic=spec.topic.url if spec.topic is not None else None,
+            status=delivery.status,
+            events_since_start=delivery.events,
+            error=delivery.error,
+        )
+
+    async def send(
+        self, spec: SubscriptionSpec, status: Status, kind: str, events: list[SubscriptionEvent]
+    ) -> None:
+        if spec.endpoint is None or self._client is None:
+            raise channels.DeliveryFailed("the subscription has no endpoint")
+        body = await self.notification_body(spec, status, kind, events)
+        timeout = min(
+            spec.timeout or self.settings.subscription_timeout, self.settings.subscription_timeout
+        )
+        async with self._in_flight:
+            await channels.post(self._client, spec, body, timeout)
+
+    async def notification_body(
+        self, spec: SubscriptionSpec, status: Status, kind: str, events: list[SubscriptionEvent]
+    ) -> bytes | None:
+        if spec.topic is None:
+            return await self._classic_body(spec, events)
+        versions: dict[int, StoredVersion | None] = {}
+        if spec.content == "full-resource":
+            for event in events:
+                versions[event.number] = await self.storage.vread(
+                    SYSTEM, event.resource_type, event.id, event.version
+                )
+        bundle = notification_bundle(spec, status, kind, events, versions, self.base)
+        return orjson.dumps(bundle)
+
+    async def _classic_body(
+        self, spec: SubscriptionSpec, events: list[SubscriptionEvent]
+    ) -> bytes | None:
+        """R4: no payload sends an empty POST; a payload sends the resource."""
+        if spec.mime is None or not events:
+            return None
+        event = events[-1]
+        version = await self.storage.vread(SYSTEM, event.resource_type, event.id, event.version)
+        return version.data if version is not None else None
+
+    async def set_status(self, delivery: Delivery, status: str, error: str | None) -> None:
+        delivery.status = status
+        delivery.error = error
+        await self._record_status(delivery.id, status, error)
+
+    async def _record_status(self, sid: str, status: str, error: str | None) -> None:
+        await self.storage.subscription_change([StateChange(sid, status=status, error=error)])
+        await self._mirror(sid, status, error)
+
+    def delivered(self, delivery: Delivery) -> None:
+        self._dirty.add(delivery.id)
+
+    # saving --------------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(_FLUSH_SECONDS)
+            try:
+                await self._flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not save subscription delivery marks")
+
+    async def _flush(self) -> None:
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        changes = [
+            StateChange(sid, delivered=self.deliveries[sid].delivered)
+            for sid in dirty
+            if sid in self.deliveries
+        ]
+        try:
+            await self.storage.subscription_change(changes)
+        except BaseException:
+            self._dirty |= dirty
+            raise
+
+    async def _mirror(self, sid: str, status: str, error: str | None) -> None:
+        """Show the status on the Subscription resource itself (R4 clients read it there)."""
+
+        async def job(tx: Transaction) -> None:
+            current = await tx.read("Subscription", sid)
+            body = _body(current)
+            if body is None:
+                return
+            if body.get("status") == status and body.get("error") == error:
+                return
+            body["status"] = status
+            if error:
+                body["error"] = error
+            else:
+                body.pop("error", None)
+            await tx.write("Subscription", sid, body, "PUT")
+
+        try:
+            await self.storage.run(SYSTEM, job)
+        except FhirError as exc:
+            log.warning("could not show the status of Subscription/%s: %s", sid, exc)
+
+
+def _next_status(spec: SubscriptionSpec, current: str | None) -> str:
+    """The delivery status after a client created or changed a Subscription."""
+    if spec.declared_status == "off":
+        return "off"
+    handshake = spec.topic is not None and spec.channel == "rest-hook"
+    if current in (None, "off") or spec.declared_status == "requested":
+        return "requested" if handshake else "active"
+    return current
+
+
+def _body(version: StoredVersion | None) -> dict[str, Any] | None:
+    if version is None or version.deleted or version.data is None:
+        return None
+    body: dict[str, Any] = orjson.loads(version.data)
+    return body
+
+
+def create(runtime: Runtime) -> SubscriptionService:
+    return SubscriptionService(runtime)
