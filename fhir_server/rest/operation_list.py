@@ -10,7 +10,7 @@ import importlib
 
 from fhir_server.rest import operations
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("fhir_server.subscriptions.operations",)
 
 
 def install() -> None:

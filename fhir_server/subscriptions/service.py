@@ -41,6 +41,7 @@ from fhir_server.subscriptions.topics import (
     TopicRegistry,
     topics_in_folder,
 )
+from fhir_server.subscriptions.websocket import SocketDelivery, Sockets
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class SubscriptionService(Host):
         self._unwatch: Any = None
         self._client: httpx.AsyncClient | None = None
         self._in_flight = asyncio.Semaphore(self.settings.subscription_max_in_flight)
-        self.sockets: Any = None  # websocket bindings (websocket.py), when used
+        self.sockets = Sockets(self.settings.subscription_ws_token_seconds)
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -200,8 +201,6 @@ class SubscriptionService(Host):
 
     def _make_delivery(self, spec: SubscriptionSpec, state: SubscriptionState) -> Delivery:
         if spec.channel == "websocket":
-            from fhir_server.subscriptions.websocket import SocketDelivery
-
             return SocketDelivery(spec, state, self, self.retry)
         return Delivery(spec, state, self, self.retry)
 
@@ -318,9 +317,12 @@ class SubscriptionService(Host):
     async def send(
         self, spec: SubscriptionSpec, status: Status, kind: str, events: list[SubscriptionEvent]
     ) -> None:
+        body = await self.notification_body(spec, status, kind, events)
+        if spec.channel == "websocket":
+            await self.sockets.send(spec.id, (body or b"").decode())
+            return
         if spec.endpoint is None or self._client is None:
             raise channels.DeliveryFailed("the subscription has no endpoint")
-        body = await self.notification_body(spec, status, kind, events)
         timeout = min(
             spec.timeout or self.settings.subscription_timeout, self.settings.subscription_timeout
         )
