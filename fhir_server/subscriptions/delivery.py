@@ -77,6 +77,7 @@ class Delivery:
         self._host = host
         self._retry = retry
         self._wake = asyncio.Event()
+        self._handed: list[SubscriptionEvent] = []
         self._task: asyncio.Task[None] | None = None
         self._last_sent = time.monotonic()
         self.wants_handshake = state.status == "requested"
@@ -100,10 +101,21 @@ class Delivery:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    def wake(self, events: int | None = None) -> None:
-        if events is not None:
-            self.events = max(self.events, events)
+    def wake(self, events: list[SubscriptionEvent] | None = None) -> None:
+        """New events were stored (handed over, so the next send needs no store read)."""
+        if events:
+            self.events = max(self.events, events[-1].number)
+            self._handed.extend(events)
+            del self._handed[: max(0, len(self._handed) - 1000)]
         self._wake.set()
+
+    async def _next_events(self) -> list[SubscriptionEvent]:
+        first = self.delivered + 1
+        while self._handed and self._handed[0].number < first:
+            self._handed.pop(0)
+        if self._handed and self._handed[0].number == first:
+            return self._handed[: self.spec.max_count]
+        return await self._host.events(self.id, first, self.spec.max_count)
 
     # the loop ------------------------------------------------------------------------------
 
@@ -132,7 +144,7 @@ class Delivery:
                 if self.status != "active":
                     await self._host.set_status(self, "active", None)
             return
-        events = await self._host.events(self.id, self.delivered + 1, spec.max_count)
+        events = await self._next_events()
         if events:
             if await self._attempt("event-notification", events):
                 self.delivered = events[-1].number

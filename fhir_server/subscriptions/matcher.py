@@ -7,7 +7,7 @@ are extracted only when a test needs them, once per version.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -38,13 +38,9 @@ async def match_event(
     storage: Storage,
     indexer: Indexer,
     row: dict[str, Any],
-    candidates: Iterable[tuple[SubscriptionSpec, SubscriptionState]],
+    select: Callable[[Change], Iterable[tuple[SubscriptionSpec, SubscriptionState]]],
 ) -> list[MatchedEvent]:
-    """The events one outbox row makes for the candidate subscriptions (those whose
-    criteria or topic name the row's resource type)."""
-    candidates = list(candidates)
-    if not candidates:
-        return []
+    """The events one outbox row makes for the subscriptions `select` names for it."""
     rtype, rid, number = row["type"], row["id"], row["version"]
     current = await storage.vread(_SYSTEM, rtype, rid, number)
     previous = await storage.vread(_SYSTEM, rtype, rid, number - 1) if number > 1 else None
@@ -61,7 +57,7 @@ async def match_event(
         Version(after, current.last_updated if current else "", indexer.extract),
     )
     found: list[MatchedEvent] = []
-    for spec, state in candidates:
+    for spec, state in select(change):
         if row["seq"] <= state.start_seq:
             continue  # a change from before the subscription started
         if not may_see(state, rtype, after if after is not None else before):

@@ -30,6 +30,7 @@ from fhir_server.storage.port import (
     Transaction,
 )
 from fhir_server.subscriptions import channels
+from fhir_server.subscriptions.candidates import CandidateIndex
 from fhir_server.subscriptions.delivery import Delivery, Host, Retry
 from fhir_server.subscriptions.matcher import match_event
 from fhir_server.subscriptions.notifications import Status, notification_bundle
@@ -41,6 +42,7 @@ from fhir_server.subscriptions.topics import (
     TopicRegistry,
     topics_in_folder,
 )
+from fhir_server.subscriptions.triggers import Change
 from fhir_server.subscriptions.websocket import SocketDelivery, Sockets
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,7 @@ class SubscriptionService(Host):
         )
         self.specs: dict[str, SubscriptionSpec] = {}
         self.deliveries: dict[str, Delivery] = {}
-        self._by_type: dict[str, list[str]] = {}
+        self._candidates = CandidateIndex()
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -188,10 +190,8 @@ class SubscriptionService(Host):
         if delivery is not None and delivery.spec.channel != spec.channel:
             await self._forget(spec.id)
             delivery = None
-        self._unindex(spec.id)
         self.specs[spec.id] = spec
-        for rtype in spec.resource_types():
-            self._by_type.setdefault(rtype, []).append(spec.id)
+        self._candidates.add(spec)
         if delivery is None:
             delivery = self._make_delivery(spec, state)
             self.deliveries[spec.id] = delivery
@@ -204,16 +204,9 @@ class SubscriptionService(Host):
             return SocketDelivery(spec, state, self, self.retry)
         return Delivery(spec, state, self, self.retry)
 
-    def _unindex(self, sid: str) -> None:
-        old = self.specs.pop(sid, None)
-        if old is not None:
-            for rtype in old.resource_types():
-                ids = self._by_type.get(rtype, [])
-                if sid in ids:
-                    ids.remove(sid)
-
     async def _forget(self, sid: str) -> None:
-        self._unindex(sid)
+        self.specs.pop(sid, None)
+        self._candidates.remove(sid)
         delivery = self.deliveries.pop(sid, None)
         if delivery is not None:
             await delivery.stop()
@@ -277,28 +270,36 @@ class SubscriptionService(Host):
                 if rtype == "Basic":
                     version = await self.storage.vread(SYSTEM, "Basic", row["id"], row["version"])
                     self.topics.stored("Basic", row["id"], _body(version))
-                candidates = [
-                    (self.specs[sid], self.deliveries[sid].owner)
-                    for sid in self._by_type.get(rtype, ())
-                    if sid in self.deliveries and self.deliveries[sid].status != "off"
-                ]
-                pending += await match_event(self.storage, self.indexer, row, candidates)
+                if self._candidates.wants(rtype):
+                    pending += await match_event(self.storage, self.indexer, row, self._select)
             cursor = rows[-1]["seq"]
             if pending or cursor - saved > 10_000:
                 await self._save(cursor, pending)
                 saved = cursor
 
+    def _select(self, change: Change) -> list[tuple[SubscriptionSpec, SubscriptionState]]:
+        """The running subscriptions a change may concern (candidates.py)."""
+        side = change.current if change.current.resource is not None else change.previous
+        entries = side.entries()
+        rtype = str((side.resource or {}).get("resourceType", ""))
+        chosen = []
+        for sid in self._candidates.select(rtype, [entries] if entries is not None else []):
+            delivery = self.deliveries.get(sid)
+            if delivery is not None and delivery.status != "off" and sid in self.specs:
+                chosen.append((self.specs[sid], delivery.owner))
+        return chosen
+
     async def _save(self, through: int, pending: list[MatchedEvent]) -> None:
         if not pending:
             return
         stored = await self.storage.subscription_record(through, pending)
-        last: dict[str, int] = {}
+        by_subscription: dict[str, list[SubscriptionEvent]] = {}
         for event in stored:
-            last[event.subscription] = event.number
-        for sid, number in last.items():
+            by_subscription.setdefault(event.subscription, []).append(event)
+        for sid, events in by_subscription.items():
             delivery = self.deliveries.get(sid)
             if delivery is not None:
-                delivery.wake(number)
+                delivery.wake(events)
 
     # Host: what deliveries call -----------------------------------------------------------
 

@@ -26,12 +26,18 @@ class Version:
     extract: Callable[[dict[str, Any]], IndexEntries]
     _entries: IndexEntries | None = field(default=None)
 
-    def found_by(self, plan: Plan) -> bool:
+    def entries(self) -> IndexEntries | None:
         if self.resource is None:
-            return False
+            return None
         if self._entries is None:
             self._entries = self.extract(self.resource)
-        return matches(plan, self.resource, self._entries, self.last_updated)
+        return self._entries
+
+    def found_by(self, plan: Plan) -> bool:
+        entries = self.entries()
+        if entries is None or self.resource is None:
+            return False
+        return matches(plan, self.resource, entries, self.last_updated)
 
 
 @dataclass(slots=True)
