@@ -14,7 +14,7 @@ import contextlib
 import logging
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from fhir_server.outcome import FhirError
@@ -88,7 +88,7 @@ class SubscriptionService(Host):
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._unwatch: Any = None
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
         self._in_flight = asyncio.Semaphore(self.settings.subscription_max_in_flight)
         self.sockets = Sockets(self.settings.subscription_ws_token_seconds)
 
@@ -96,10 +96,7 @@ class SubscriptionService(Host):
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=self.settings.subscription_max_in_flight),
-        )
+        self._client = channels.client(self.settings.subscription_max_in_flight)
         await self._load_topics()
         await self._load_subscriptions()
 
@@ -125,7 +122,7 @@ class SubscriptionService(Host):
         with contextlib.suppress(Exception):
             await self._flush()
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
 
     async def _load_topics(self) -> None:
         criteria = [("code", f"{TOPIC_CODE_SYSTEM}|{TOPIC_CODE}")]
