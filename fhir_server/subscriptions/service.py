@@ -223,15 +223,16 @@ class SubscriptionService(Host):
             )
         except SpecError as exc:
             await self._forget(sid)
+            # the reason shows in $status; the resource stays as its client wrote it
             await self.storage.subscription_open(sid, row["seq"], "error", owner)
-            await self._record_status(sid, "error", str(exc))
+            await self.storage.subscription_change(
+                [StateChange(sid, status="error", error=str(exc))]
+            )
             return
         state = await self.storage.subscription_state(sid)
         status = _next_status(spec, state.status if state is not None else None)
         state = await self.storage.subscription_open(sid, row["seq"], status, owner)
         await self._install(spec, state)
-        if status != spec.declared_status and status in ("requested", "off", "active"):
-            await self._mirror(sid, status, None)
 
     # matching ------------------------------------------------------------------------------
 
@@ -352,13 +353,13 @@ class SubscriptionService(Host):
         return version.data if version is not None else None
 
     async def set_status(self, delivery: Delivery, status: str, error: str | None) -> None:
+        """A change that delivery made (handshake done, endpoint failing or back)."""
         delivery.status = status
         delivery.error = error
-        await self._record_status(delivery.id, status, error)
-
-    async def _record_status(self, sid: str, status: str, error: str | None) -> None:
-        await self.storage.subscription_change([StateChange(sid, status=status, error=error)])
-        await self._mirror(sid, status, error)
+        await self.storage.subscription_change(
+            [StateChange(delivery.id, status=status, error=error)]
+        )
+        await self._mirror(delivery.id, status, error)
 
     def delivered(self, delivery: Delivery) -> None:
         self._dirty.add(delivery.id)
