@@ -132,19 +132,21 @@ class SubscriptionService(Host):
     async def _load_subscriptions(self) -> None:
         cursor = await self.storage.subscription_cursor()
         states = {s.id: s for s in await self.storage.subscription_states()}
-        for version in await self._all("Subscription", []):
-            state = states.get(version.id)
-            if state is None and cursor == 0 and version.seq:
-                # a subscription from before this service kept state: it starts now
-                latest = await self._latest_seq()
-                state = await self.storage.subscription_open(
+        subscriptions = await self._all("Subscription", [])
+        if cursor == 0 and not states:
+            # the first start on this store: changes from before are no events, and
+            # subscriptions stored before start now
+            latest = await self._latest_seq()
+            for version in subscriptions:
+                states[version.id] = await self.storage.subscription_open(
                     version.id, latest, "requested", RequestContext()
                 )
-            if state is not None:
-                await self._register(version, state)
-        if cursor == 0:
-            # the first start on an existing store: changes from before are no events
-            await self.storage.subscription_record(await self._latest_seq(), [])
+            await self.storage.subscription_record(latest, [])
+        # a subscription without state was created after the cursor: the matcher opens it
+        # when it reaches that change (so no earlier change becomes its event)
+        for version in subscriptions:
+            if version.id in states:
+                await self._register(version, states[version.id])
 
     async def _latest_seq(self) -> int:
         page = await self.storage.history(
