@@ -23,6 +23,8 @@ from fhir_server.rest.errors import answer_exception
 from fhir_server.rest.routes import dispatch
 from fhir_server.runtime import Runtime
 from fhir_server.storage.sqlite import SqliteStorage
+from fhir_server.subscriptions import service as subscription_service
+from fhir_server.subscriptions import websocket as subscription_websocket
 from fhir_server.validation import default_validator
 from fhir_server.validation.profile import load_profile_validator
 
@@ -66,6 +68,10 @@ class FhirApp:
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif scope["type"] == "websocket":  # apps bound to websocket subscriptions
+            runtime = getattr(self.state, "runtime", None)
+            service = subscription_service.running(runtime) if runtime is not None else None
+            await subscription_websocket.serve(scope, receive, send, service)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self

@@ -64,6 +64,22 @@ class Settings(BaseSettings):
     required_profiles: dict[str, list[str]] = {}
     # More folders of conformance resources (JSON) besides profiles/ and terminology/.
     conformance_dirs: list[Path] = []
+    # Subscriptions. Hosts (a name or address, optionally with :port) that rest-hook
+    # endpoints may name: none by default, so that no notification leaves the server for an
+    # address nobody configured (e.g. an internal service). JSON list in the environment.
+    subscription_endpoint_hosts: list[str] = []
+    # Retries of a failed notification: first delay, largest delay (seconds; exponential
+    # with jitter in between), and the failed tries in a row after which the subscription
+    # is in error (it keeps its events and goes on trying at the largest delay).
+    subscription_retry_base: float = 1.0
+    subscription_retry_max: float = 300.0
+    subscription_error_after: int = 5
+    # Seconds one notification may take (a subscription may ask for less).
+    subscription_timeout: float = 10.0
+    # Notifications in flight at once, over all subscriptions.
+    subscription_max_in_flight: int = 64
+    # How long a websocket binding token is valid (seconds).
+    subscription_ws_token_seconds: int = 600
 
     @property
     def sqlite_path(self) -> Path:

@@ -23,7 +23,7 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
-FACTORIES: tuple[str, ...] = ()
+FACTORIES: tuple[str, ...] = ("fhir_server.subscriptions.service:create",)
 
 
 def build(runtime: Runtime) -> list[Service]:

@@ -14,6 +14,7 @@ MODULES: tuple[str, ...] = (
     "fhir_server.rest.everything",
     "fhir_server.validation.operation",
     "fhir_server.terminology.operations",
+    "fhir_server.subscriptions.operations",
 )
 
 

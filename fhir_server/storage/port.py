@@ -61,6 +61,61 @@ class SearchResult:
 Criteria = Sequence[tuple[str, str]]
 
 
+@dataclass(frozen=True, slots=True)
+class SubscriptionState:
+    """How far delivery of one Subscription has come (the resource holds its settings)."""
+
+    id: str  # Subscription.id
+    status: str  # requested | active | error | off
+    start_seq: int  # the outbox seq that started it: only later changes are its events
+    events: int  # events-since-subscription-start: the number of the last event given
+    delivered: int  # every event numbered up to this one was delivered
+    error: str | None  # the last delivery problem, while in error
+    principal: str | None  # the owner (who created it), for access control
+    organisation: str | None
+    changed: str  # when the status last changed, FHIR instant
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionEvent:
+    """One event of one subscription: a stored version that matched it, numbered 1, 2, …"""
+
+    subscription: str
+    number: int
+    seq: int  # the outbox event
+    resource_type: str
+    id: str
+    version: int
+    method: str
+    at: str  # when the change was stored, FHIR instant
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedEvent:
+    """An outbox event that matched a subscription, before it has a number."""
+
+    subscription: str
+    seq: int
+    resource_type: str
+    id: str
+    version: int
+    method: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A change of a subscription's delivery state; None leaves a field as it is.
+
+    Setting `status` also sets `error` (None clears it) and `changed`. `delivered` only
+    moves forward."""
+
+    id: str
+    status: str | None = None
+    error: str | None = None
+    delivered: int | None = None
+
+
 class Transaction(Protocol):
     """What a job may do inside one atomic store transaction."""
 
@@ -158,4 +213,53 @@ class Storage(Protocol):
 
     async def outbox_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
         """Outbox events with a sequence number above `seq`, oldest first."""
+        ...
+
+    def watch_commits(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` after every commit that may have added outbox events, from any
+        thread (it must only hand over, e.g. with loop.call_soon_threadsafe). Returns the
+        function that stops the calls."""
+        ...
+
+    # Subscription delivery state (subscriptions/): written only by the server's
+    # subscription service, serialised with the jobs like any change.
+
+    async def subscription_cursor(self) -> int:
+        """The outbox seq up to which events were matched against subscriptions (0: none)."""
+        ...
+
+    async def subscription_record(
+        self, through: int, events: Sequence[MatchedEvent]
+    ) -> list[SubscriptionEvent]:
+        """Atomically: give each event the next number of its subscription, store it, and
+        move the matcher cursor to `through` (never back). Events of a subscription that has
+        no state are dropped. Returns the stored events, in the order given."""
+        ...
+
+    async def subscription_open(
+        self, sid: str, start_seq: int, status: str, owner: RequestContext
+    ) -> SubscriptionState:
+        """The state of a subscription, created (no events yet) if it has none; an existing
+        state keeps its numbers and takes `status`."""
+        ...
+
+    async def subscription_close(self, sid: str) -> None:
+        """Forget a subscription's state and its events."""
+        ...
+
+    async def subscription_change(self, changes: Sequence[StateChange]) -> None:
+        """Apply state changes (several subscriptions in one commit)."""
+        ...
+
+    async def subscription_states(self) -> list[SubscriptionState]:
+        """Every subscription's state."""
+        ...
+
+    async def subscription_state(self, sid: str) -> SubscriptionState | None: ...
+
+    async def subscription_events(
+        self, sid: str, first: int, last: int | None, limit: int
+    ) -> list[SubscriptionEvent]:
+        """A subscription's events numbered first..last (inclusive; None: no upper bound),
+        oldest first, at most `limit`."""
         ...

@@ -20,11 +20,16 @@ from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import (
     Criteria,
     HistoryPage,
+    MatchedEvent,
     RequestContext,
     SearchResult,
+    StateChange,
     StoredVersion,
+    SubscriptionEvent,
+    SubscriptionState,
     Transaction,
 )
+from fhir_server.storage.sqlite import subscriptions
 from fhir_server.storage.sqlite.checkpoint import Checkpointer
 from fhir_server.storage.sqlite.connection import apply_schema, open_connection
 from fhir_server.storage.sqlite.index_rows import SearchKeys
@@ -72,6 +77,7 @@ class SqliteStorage:
         self._checkpointer: Checkpointer | None = None
         self._keys: SearchKeys | None = None
         self._reference_bits: dict[str, int] = {}
+        self._commit_watchers: list[Callable[[], None]] = []
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -97,7 +103,13 @@ class SqliteStorage:
         checkpointer.start()
         self._checkpointer = checkpointer
         self._writer = Writer(write_conn, self._make_transaction, self._group_commit_max)
-        self._writer.on_commit = lambda: checkpointer.after_commit(write_conn)
+
+        def after_commit() -> None:
+            checkpointer.after_commit(write_conn)
+            for watcher in list(self._commit_watchers):
+                watcher()
+
+        self._writer.on_commit = after_commit
         self._writer.start()
         self._executor = ThreadPoolExecutor(self._reader_threads, thread_name_prefix="sqlite-read")
         self._inline = self._open_reader()
@@ -135,6 +147,16 @@ class SqliteStorage:
         assert self._executor is not None, "storage not started"
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: work(self._thread_reader()))
+
+    async def _in_writer(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` on the writer's connection as a job: serialised, in a group commit."""
+        assert self._writer is not None, "storage not started"
+
+        async def job(tx: SqliteTransaction) -> T:
+            return work(tx.connection)
+
+        result: T = await self._writer.submit(RequestContext(), job)
+        return result
 
     def _make_transaction(self, conn: sqlite3.Connection, context: Any) -> SqliteTransaction:
         assert self._keys is not None, "storage not started"
@@ -275,3 +297,51 @@ class SqliteStorage:
             return [dict(zip(keys, row, strict=True)) for row in rows]
 
         return await self._in_reader(work)
+
+    def watch_commits(self, callback: Callable[[], None]) -> Callable[[], None]:
+        self._commit_watchers.append(callback)
+
+        def stop() -> None:
+            if callback in self._commit_watchers:
+                self._commit_watchers.remove(callback)
+
+        return stop
+
+    # subscription delivery state ---------------------------------------------------------
+
+    async def subscription_cursor(self) -> int:
+        return await self._in_reader(subscriptions.cursor)
+
+    async def subscription_record(
+        self, through: int, events: Sequence[MatchedEvent]
+    ) -> list[SubscriptionEvent]:
+        return await self._in_writer(lambda conn: subscriptions.record(conn, through, events))
+
+    async def subscription_open(
+        self, sid: str, start_seq: int, status: str, owner: RequestContext
+    ) -> SubscriptionState:
+        now = self._clock.now()
+        return await self._in_writer(
+            lambda conn: subscriptions.open_state(conn, sid, start_seq, status, owner, now)
+        )
+
+    async def subscription_close(self, sid: str) -> None:
+        await self._in_writer(lambda conn: subscriptions.close(conn, sid))
+
+    async def subscription_change(self, changes: Sequence[StateChange]) -> None:
+        if changes:
+            now = self._clock.now()
+            await self._in_writer(lambda conn: subscriptions.change(conn, changes, now))
+
+    async def subscription_states(self) -> list[SubscriptionState]:
+        return await self._in_reader(subscriptions.states)
+
+    async def subscription_state(self, sid: str) -> SubscriptionState | None:
+        return await self._in_reader(lambda conn: subscriptions.state(conn, sid))
+
+    async def subscription_events(
+        self, sid: str, first: int, last: int | None, limit: int
+    ) -> list[SubscriptionEvent]:
+        return await self._in_reader(
+            lambda conn: subscriptions.events(conn, sid, first, last, limit)
+        )
