@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from fhir_server import services
+from fhir_server.auth.security import Security
 from fhir_server.config import Settings
 from fhir_server.definitions import load_definitions
 from fhir_server.rest import operation_list
@@ -27,6 +28,12 @@ from fhir_server.validation import default_validator
 
 log = logging.getLogger(__name__)
 
+INSECURE_WARNING = (
+    "\n" + "!" * 78 + "\n"
+    "!! SECURITY IS OFF (insecure_no_auth): no tokens are checked, every caller may read\n"
+    "!! and change everything, and no audit trail is kept. For local development only.\n" + "!" * 78
+)
+
 
 class FhirApp:
     """An ASGI application serving the FHIR RESTful API."""
@@ -34,8 +41,15 @@ class FhirApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.state = State()
+        self.state.security = None
 
     async def startup(self) -> None:
+        if self.settings.insecure_no_auth:
+            log.warning(INSECURE_WARNING)
+        else:
+            security = Security(self.settings)
+            self.state.security = security
+            await security.start()
         definitions = load_definitions()
         storage = SqliteStorage(
             self.settings.sqlite_path,
@@ -58,6 +72,10 @@ class FhirApp:
         runtime: Runtime | None = getattr(self.state, "runtime", None)
         if runtime is not None:
             await runtime.storage.close()
+        security: Security | None = self.state.security
+        if security is not None:
+            security.close()
+            self.state.security = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
