@@ -17,12 +17,14 @@ from starlette.types import Receive, Scope, Send
 
 from fhir_server import services
 from fhir_server.auth.security import Security
+from fhir_server.auth.storage import SecuredStorage
 from fhir_server.config import Settings
 from fhir_server.definitions import load_definitions
 from fhir_server.rest import operation_list
 from fhir_server.rest.errors import answer_exception
 from fhir_server.rest.routes import dispatch
 from fhir_server.runtime import Runtime
+from fhir_server.storage.port import Storage
 from fhir_server.storage.sqlite import SqliteStorage
 from fhir_server.validation import default_validator
 
@@ -51,13 +53,16 @@ class FhirApp:
             self.state.security = security
             await security.start()
         definitions = load_definitions()
-        storage = SqliteStorage(
+        storage: Storage = SqliteStorage(
             self.settings.sqlite_path,
             definitions,
             synchronous=self.settings.sqlite_synchronous,
             group_commit_max=self.settings.sqlite_group_commit_max,
             base_url=self.settings.base_url or None,
         )
+        if self.state.security is not None:
+            # every access goes through scope limits, the organisation policy and the audit
+            storage = SecuredStorage(storage, definitions, audit=self.settings.audit_enabled)
         await storage.start()
         runtime = Runtime(self.settings, definitions, default_validator(), storage)
         self.state.runtime = runtime

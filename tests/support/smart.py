@@ -86,7 +86,7 @@ class SmartClient:
 def server_token(
     data_dir: Path,
     scopes: str,
-    organisation: str | None = "SE2321000016-TEST",
+    organisation: str | None = None,
     base: str = "http://testserver",
     lifetime: int = 300,
     subject: str = "test-client",

@@ -18,7 +18,8 @@ from tests.api.security.conftest import BASE, TOKEN_URL
 from tests.support.smart import SmartClient, bearer
 
 KOMMUN = "0180"
-SCOPES = "system/Patient.cruds system/Task.rs"
+SCOPES = "system/Patient.cruds system/Organization.cruds system/Communication.cruds system/Task.rs"
+KOMMUNKOD = "urn:oid:1.2.752.129.2.2.1.17"
 
 
 @pytest.fixture
@@ -33,19 +34,36 @@ def _token(app: TestClient, client: SmartClient, scope: str, **overrides: Any) -
 
 
 def test_full_flow(secure: TestClient, registered: SmartClient) -> None:
-    answer = _token(secure, registered, "system/Patient.cruds")
+    wanted = "system/Patient.cruds system/Organization.cruds system/Communication.cruds"
+    answer = _token(secure, registered, wanted)
     assert answer.status_code == 200, answer.text
     assert answer.headers["cache-control"] == "no-store"
     body = answer.json()
     assert body["token_type"] == "bearer"
-    assert body["scope"] == "system/Patient.cruds"
+    assert body["scope"] == wanted
     assert 0 < body["expires_in"] <= 300
     headers = bearer(body["access_token"])
     created = secure.post(
         "/Patient", json={"resourceType": "Patient", "active": True}, headers=headers
     )
     assert created.status_code == 201
-    read = secure.get(f"/Patient/{created.json()['id']}", headers=headers)
+    patient = created.json()["id"]
+    # the municipality has no care relation to this patient yet: it does not exist for it
+    assert secure.get(f"/Patient/{patient}", headers=headers).status_code == 404
+    kommun = {
+        "resourceType": "Organization",
+        "identifier": [{"system": KOMMUNKOD, "value": KOMMUN}],
+        "name": "Stockholms stad",
+    }
+    org = secure.post("/Organization", json=kommun, headers=headers).json()["id"]
+    notice = {
+        "resourceType": "Communication",
+        "status": "completed",
+        "subject": {"reference": f"Patient/{patient}"},
+        "recipient": [{"reference": f"Organization/{org}"}],
+    }
+    assert secure.post("/Communication", json=notice, headers=headers).status_code == 201
+    read = secure.get(f"/Patient/{patient}", headers=headers)
     assert read.status_code == 200
     # the token carries only what was granted: Task was not asked for
     assert secure.get("/Task", headers=headers).status_code == 403
