@@ -58,7 +58,10 @@ def add_parsers(commands: Any) -> None:
     token = commands.add_parser("token", help="mint an access token with the server's key")
     token.add_argument("--client", help="a registered client: its organisation and scopes")
     token.add_argument("--subject", help="who the token is for, when not a registered client")
-    token.add_argument("--organisation", help="HSA-id or kommunkod (with --subject)")
+    token.add_argument(
+        "--organisation",
+        help="HSA-id or kommunkod (with --subject; without, not limited to one organisation)",
+    )
     token.add_argument("--scope", help="space-separated scopes (default: the client's)")
     token.add_argument("--patient", help="the patient in context (patient/ scopes)")
     token.add_argument(
@@ -164,6 +167,7 @@ def _client(args: argparse.Namespace) -> None:
 
 def _token(args: argparse.Namespace) -> None:
     settings = _settings(args)
+    organisation: str | None
     if args.client:
         registry = ClientRegistry(settings.auth_path)
         try:
@@ -174,11 +178,13 @@ def _token(args: argparse.Namespace) -> None:
             raise CommandError(f"no client {args.client!r} (fhir-server client add …)")
         subject, organisation = client.client_id, client.organisation
         scopes = args.scope.split() if args.scope else list(client.scopes)
-    elif args.subject and args.organisation:
-        subject, organisation = args.subject, check_organisation(args.organisation)
+    elif args.subject:
+        # without --organisation the token is not limited to one organisation's patients
+        organisation = check_organisation(args.organisation) if args.organisation else None
+        subject = args.subject
         scopes = (args.scope or DEFAULT_SCOPES).split()
     else:
-        raise CommandError("give --client, or --subject with --organisation")
+        raise CommandError("give --client, or --subject (and --organisation)")
     base = (args.base_url or settings.base_url or f"http://{settings.host}:{settings.port}").rstrip(
         "/"
     )
