@@ -256,3 +256,27 @@ class SearchScope:
     any_of: tuple[tuple[str, str], ...]
     via_patient: tuple[str, ...] = ()
     unrestricted: bool = False
+
+
+def search_scope(
+    policy: OrganisationPolicy, ctx: RequestContext, resource_type: str, refs: tuple[str, ...]
+) -> SearchScope:
+    """The narrowing a search of `resource_type` needs for this caller, as data for the
+    search engine to AND into its plan (see SearchScope)."""
+    if not organisation_scoped(ctx):
+        return SearchScope((), unrestricted=True)
+    if resource_type in RELATION_SEARCH:
+        params, _ = RELATION_SEARCH[resource_type]
+        return SearchScope(tuple((param, ",".join(refs)) for param in params if refs))
+    params = policy.compartment_params(resource_type)
+    if resource_type == "Patient":
+        params = ("_id",)
+    if not params and not policy.in_patient_compartment(resource_type):
+        return SearchScope((), unrestricted=True)  # not patient data
+    any_of = tuple(
+        (param, ",".join(refs))
+        for params_of, _ in RELATION_SEARCH.values()
+        for param in params_of
+        if refs
+    )
+    return SearchScope(any_of, via_patient=params)
