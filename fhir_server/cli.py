@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from fhir_server.auth import commands as client_commands
+
 
 def serve_command(port: int, data_dir: Path, host: str = "127.0.0.1") -> list[str]:
     """The command line that runs a server with this interpreter (tests, benchmarks)."""
@@ -32,10 +34,19 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--host", help="address to listen on (FHIR_SERVER_HOST)")
     serve.add_argument("--port", type=int, help="port (FHIR_SERVER_PORT)")
     serve.add_argument("--data-dir", type=Path, help="where the data lives (FHIR_SERVER_DATA_DIR)")
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        default=None,
+        help="LOCAL DEVELOPMENT ONLY: no tokens, scopes or audit (FHIR_SERVER_INSECURE_NO_AUTH)",
+    )
+    client_commands.add_parsers(commands)
     args = parser.parse_args(argv)
 
     if args.command == "serve":
         _serve(args)
+    else:
+        client_commands.run(args)
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -46,7 +57,12 @@ def _serve(args: argparse.Namespace) -> None:
 
     overrides = {
         key: value
-        for key, value in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir))
+        for key, value in (
+            ("host", args.host),
+            ("port", args.port),
+            ("data_dir", args.data_dir),
+            ("insecure_no_auth", args.insecure_no_auth),
+        )
         if value is not None
     }
     settings = Settings(**overrides)

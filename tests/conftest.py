@@ -36,8 +36,9 @@ def read_tgz_json(archive: Path) -> Iterator[tuple[str, Any]]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Settings for an app in process on a fresh embedded store."""
-    return Settings(data_dir=tmp_path / "data", max_body_bytes=1_000_000)
+    """Settings for an app in process on a fresh embedded store, security off (the tests of
+    security make their own settings: tests/api/security/)."""
+    return Settings(data_dir=tmp_path / "data", max_body_bytes=1_000_000, insecure_no_auth=True)
 
 
 @pytest.fixture

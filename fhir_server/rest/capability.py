@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server import FHIR_VERSION, __version__
+from fhir_server.auth.endpoints import capability_security
 from fhir_server.definitions import Definitions
 from fhir_server.rest import operations
 from fhir_server.rest.common import begin
@@ -142,4 +143,6 @@ def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
 async def metadata(request: Request) -> Response:
     call = begin(request)
     statement = capability_statement(call.runtime.definitions, call.base)
+    if request.app.state.security is not None:
+        statement["rest"][0]["security"] = capability_security(call.base)
     return json_response(statement, call.negotiated)

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from fhir_server.auth.access import may_search
 from fhir_server.outcome import Issue, bad_request, not_found, operation_outcome
 from fhir_server.rest.operations import INSTANCE, TYPE, Invocation, Operation
 from fhir_server.rest.paging import link, page_size
@@ -83,6 +84,8 @@ async def everything(invocation: Invocation) -> Response:
         for rtype in member_types(definitions, "Patient"):
             if rtype == "Patient" or (wanted is not None and rtype not in wanted):
                 continue
+            if not may_search(call.context, rtype):
+                continue  # the caller's scopes leave this type out of the record
             found = await storage.search(
                 call.context,
                 rtype,

@@ -20,13 +20,21 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """Who is asking. Passed into every storage call; access control narrows on it."""
+    """Who is asking. Passed into every storage call; access control narrows on it.
+
+    `enforced` is False for the server's own work and when security is off: then scopes and
+    the organisation policy do not apply (fhir_server/auth/)."""
 
     principal: str | None = None
     organisation: str | None = None
     scopes: frozenset[str] = frozenset()
     client_ip: str | None = None
     request_id: str = ""
+    enforced: bool = False
+    patient: str | None = None  # the patient in context (patient/ scopes), an id
+    fhir_user: str | None = None  # e.g. Practitioner/123, when a person is behind the call
+    interaction: str = ""  # the FHIR interaction being served (audit), e.g. search-type
+    target: str = ""  # the request's path and query below the base (audit)
 
 
 @dataclass(frozen=True, slots=True)

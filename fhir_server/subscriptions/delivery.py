@@ -22,6 +22,7 @@ from fhir_server.storage.port import SubscriptionEvent, SubscriptionState
 from fhir_server.subscriptions.channels import DeliveryFailed
 from fhir_server.subscriptions.notifications import Status
 from fhir_server.subscriptions.spec import SubscriptionSpec
+from fhir_server.waiting import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +154,7 @@ class Delivery:
         timeout = None
         if spec.heartbeat is not None:
             timeout = max(0.0, self._last_sent + spec.heartbeat - time.monotonic())
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
+        if not await wait_event(self._wake, timeout):
             await self._attempt("heartbeat", [])
 
     async def _attempt(self, kind: str, events: list[SubscriptionEvent]) -> bool:

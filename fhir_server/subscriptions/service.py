@@ -44,6 +44,7 @@ from fhir_server.subscriptions.topics import (
 )
 from fhir_server.subscriptions.triggers import Change
 from fhir_server.subscriptions.websocket import SocketDelivery, Sockets
+from fhir_server.waiting import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -242,8 +243,7 @@ class SubscriptionService(Host):
         cursor = await self.storage.subscription_cursor()
         saved = cursor
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), _POLL_SECONDS)
+            await wait_event(self._wake, _POLL_SECONDS)
             self._wake.clear()
             try:
                 cursor, saved = await self._match_from(cursor, saved)

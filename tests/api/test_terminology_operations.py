@@ -21,7 +21,9 @@ SE_MARITAL_CS = "http://hl7.se/fhir/ig/base/CodeSystem/se-base-marital-status"
 @pytest.fixture
 def tx(tmp_path: Path) -> Iterator[TestClient]:
     folder = shared_path("swedish/hl7se-basprofiler-1.1.0")
-    settings = Settings(data_dir=tmp_path / "data", conformance_dirs=[folder])
+    settings = Settings(
+        data_dir=tmp_path / "data", conformance_dirs=[folder], insecure_no_auth=True
+    )
     with TestClient(create_app(settings), base_url="http://testserver") as client:
         yield client
 

@@ -67,6 +67,7 @@ def se_client(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
         data_dir=tmp_path / "data",
         conformance_dirs=[shared_path(HL7SE), ours],
+        insecure_no_auth=True,
     )
     with TestClient(create_app(settings), base_url="http://testserver") as client:
         yield client
@@ -248,7 +249,9 @@ def test_unknown_claimed_profile_is_a_warning(se_client):
 
 
 def test_unknown_claimed_profile_rejected_when_configured(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", unknown_profile_on_write="error")
+    settings = Settings(
+        data_dir=tmp_path / "data", unknown_profile_on_write="error", insecure_no_auth=True
+    )
     patient = {"resourceType": "Patient", "meta": {"profile": ["http://example.org/x"]}}
     with TestClient(create_app(settings)) as client:
         assert client.post("/Patient", json=patient).status_code == 422
@@ -259,6 +262,7 @@ def test_required_profiles_apply_without_a_claim(tmp_path):
         data_dir=tmp_path / "data",
         conformance_dirs=[shared_path(HL7SE)],
         required_profiles={"Patient": [SE_PATIENT]},
+        insecure_no_auth=True,
     )
     patient = {
         "resourceType": "Patient",

@@ -24,6 +24,7 @@ def settings(tmp_path: Path) -> Settings:
         subscription_retry_max=0.3,
         subscription_error_after=3,
         subscription_timeout=2.0,
+        insecure_no_auth=True,
     )
 
 
