@@ -43,8 +43,17 @@ def free_port() -> int:
 class Server:
     """One server process on loopback, its log in a file, stopped on exit."""
 
-    def __init__(self, argv: list[str], port: int, log_path: Path, ready_path: str) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        port: int,
+        log_path: Path,
+        ready_path: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.argv = argv
+        # security off unless asked for (bench/auth.py measures it on)
+        self.env = {"FHIR_SERVER_INSECURE_NO_AUTH": "true", **(env or {})}
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         self.log_path = log_path
@@ -54,7 +63,7 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> None:
         log = open(self.log_path, "wb")  # noqa: SIM115 - kept open for the child's life
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
         self.proc = subprocess.Popen(
             self.argv,
             cwd=ROOT,

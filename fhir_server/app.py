@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from fhir_server import services
+from fhir_server.auth.security import Security
+from fhir_server.auth.storage import SecuredStorage
 from fhir_server.config import Settings
 from fhir_server.definitions import load_definitions
 from fhir_server.rest import operation_list
@@ -23,9 +25,18 @@ from fhir_server.rest.errors import answer_exception
 from fhir_server.rest.routes import dispatch
 from fhir_server.runtime import Runtime
 from fhir_server.storage.configured import describe, storage_for
+from fhir_server.subscriptions import service as subscription_service
+from fhir_server.subscriptions import websocket as subscription_websocket
 from fhir_server.validation import default_validator
+from fhir_server.validation.profile import load_profile_validator
 
 log = logging.getLogger(__name__)
+
+INSECURE_WARNING = (
+    "\n" + "!" * 78 + "\n"
+    "!! SECURITY IS OFF (insecure_no_auth): no tokens are checked, every caller may read\n"
+    "!! and change everything, and no audit trail is kept. For local development only.\n" + "!" * 78
+)
 
 
 class FhirApp:
@@ -34,12 +45,23 @@ class FhirApp:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.state = State()
+        self.state.security = None
 
     async def startup(self) -> None:
+        if self.settings.insecure_no_auth:
+            log.warning(INSECURE_WARNING)
+        else:
+            security = Security(self.settings)
+            self.state.security = security
+            await security.start()
         definitions = load_definitions()
         storage = storage_for(self.settings, definitions)
+        if self.state.security is not None:
+            # every access goes through scope limits, the organisation policy and the audit
+            storage = SecuredStorage(storage, definitions, audit=self.settings.audit_enabled)
         await storage.start()
-        runtime = Runtime(self.settings, definitions, default_validator(), storage)
+        profiles = load_profile_validator(definitions, tuple(self.settings.conformance_dirs))
+        runtime = Runtime(self.settings, definitions, default_validator(), storage, profiles)
         self.state.runtime = runtime
         started = services.build(runtime)
         await services.start_all(started)  # on failure it stops those it started
@@ -52,12 +74,20 @@ class FhirApp:
         runtime: Runtime | None = getattr(self.state, "runtime", None)
         if runtime is not None:
             await runtime.storage.close()
+        security: Security | None = self.state.security
+        if security is not None:
+            security.close()
+            self.state.security = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+        elif scope["type"] == "websocket":  # apps bound to websocket subscriptions
+            runtime = getattr(self.state, "runtime", None)
+            service = subscription_service.running(runtime) if runtime is not None else None
+            await subscription_websocket.serve(scope, receive, send, service)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from fhir_server.auth import commands as client_commands
+
 
 def serve_command(
     port: int, data_dir: Path, host: str = "127.0.0.1", workers: int = 1
@@ -37,6 +39,12 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, help="port (FHIR_SERVER_PORT)")
     serve.add_argument("--data-dir", type=Path, help="where the data lives (FHIR_SERVER_DATA_DIR)")
     serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        default=None,
+        help="LOCAL DEVELOPMENT ONLY: no tokens, scopes or audit (FHIR_SERVER_INSECURE_NO_AUTH)",
+    )
+    serve.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -59,12 +67,15 @@ def main(argv: list[str] | None = None) -> None:
         default=os.cpu_count() or 1,
         help="processes checking and indexing resources (CPU count; 0: in this process)",
     )
+    client_commands.add_parsers(commands)
     args = parser.parse_args(argv)
 
     if args.command == "serve":
         _serve(args)
     elif args.command == "import":
         sys.exit(_import(args))
+    else:
+        client_commands.run(args)
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -90,7 +101,12 @@ def _serve(args: argparse.Namespace) -> None:
 
     overrides = {
         key: value
-        for key, value in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir))
+        for key, value in (
+            ("host", args.host),
+            ("port", args.port),
+            ("data_dir", args.data_dir),
+            ("insecure_no_auth", args.insecure_no_auth),
+        )
         if value is not None
     }
     settings = Settings(**overrides)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import BaseModel
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -13,6 +14,16 @@ from pydantic_settings import (
 )
 
 CONFIG_FILE_VARIABLE = "FHIR_SERVER_CONFIG"
+
+
+class ExternalIssuer(BaseModel):
+    """An identity provider whose access tokens this server accepts."""
+
+    issuer: str  # the exact `iss` of its tokens
+    jwks_url: str = ""  # where its public keys are published, or
+    jwks_file: str = ""  # a file holding them (a JWKS document)
+    # accepted `aud` values besides the server's base URL
+    audience: list[str] = []
 
 
 class Settings(BaseSettings):
@@ -58,7 +69,56 @@ class Settings(BaseSettings):
     # Connections per server process (see docs/postgres.md for sizing).
     database_pool_size: int = 10
     log_level: str = "info"
+    # Profile validation on create/update/transaction: resources claiming a known profile
+    # in meta.profile are validated against it (errors: 422, nothing stored).
+    validate_profiles_on_write: bool = True
+    # A claimed profile the server does not know: "warning" (logged, the write goes on),
+    # "error" (422) or "ignore".
+    unknown_profile_on_write: str = "warning"
+    # Profiles every resource of a type must meet on write, claimed or not:
+    # {"Communication": ["http://…/StructureDefinition/…"]}.
+    required_profiles: dict[str, list[str]] = {}
+    # More folders of conformance resources (JSON) besides profiles/ and terminology/.
+    conformance_dirs: list[Path] = []
+    # Subscriptions. Hosts (a name or address, optionally with :port) that rest-hook
+    # endpoints may name: none by default, so that no notification leaves the server for an
+    # address nobody configured (e.g. an internal service). JSON list in the environment.
+    subscription_endpoint_hosts: list[str] = []
+    # Retries of a failed notification: first delay, largest delay (seconds; exponential
+    # with jitter in between), and the failed tries in a row after which the subscription
+    # is in error (it keeps its events and goes on trying at the largest delay).
+    subscription_retry_base: float = 1.0
+    subscription_retry_max: float = 300.0
+    subscription_error_after: int = 5
+    # Seconds one notification may take (a subscription may ask for less).
+    subscription_timeout: float = 10.0
+    # Notifications in flight at once, over all subscriptions.
+    subscription_max_in_flight: int = 64
+    # How long a websocket binding token is valid (seconds).
+    subscription_ws_token_seconds: int = 600
+    # Security. Tokens are required unless this is set: for local development only (the
+    # server then logs a loud warning and keeps no audit trail).
+    insecure_no_auth: bool = False
+    # Lifetime of the access tokens the built-in authorization server issues, in seconds.
+    access_token_lifetime: int = 300
+    # Accepted `aud` values of access tokens besides the server's base URL.
+    auth_audience: list[str] = []
+    # External identity providers (JSON in FHIR_SERVER_AUTH_ISSUERS).
+    auth_issuers: list[ExternalIssuer] = []
+    # The claim of an access token naming the caller's organisation (HSA-id or kommunkod).
+    auth_organisation_claim: str = "organisation"
+    # The PDL audit trail (an AuditEvent for every access) while security is on.
+    audit_enabled: bool = True
 
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "fhir.sqlite3"
+
+    @property
+    def auth_path(self) -> Path:
+        """Registered clients and used client-assertion ids of the authorization server."""
+        return self.data_dir / "auth.sqlite3"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.data_dir / "signing-key.jwk.json"

@@ -8,6 +8,7 @@ from fhir_server.config import Settings
 from fhir_server.definitions import Definitions
 from fhir_server.storage.port import Storage
 from fhir_server.validation import StructureValidator
+from fhir_server.validation.profile import ProfileValidator
 
 
 @dataclass
@@ -16,3 +17,5 @@ class Runtime:
     definitions: Definitions
     validator: StructureValidator
     storage: Storage
+    # profile validation (meta.profile on write, $validate); None: structure only
+    profiles: ProfileValidator | None = None

@@ -7,6 +7,7 @@ A service is built from the runtime by a factory named in `FACTORIES`
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import Callable
@@ -23,7 +24,7 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
-FACTORIES: tuple[str, ...] = ()
+FACTORIES: tuple[str, ...] = ("fhir_server.subscriptions.service:create",)
 
 
 def build(runtime: Runtime) -> list[Service]:
@@ -47,9 +48,14 @@ async def start_all(services: list[Service]) -> None:
         raise
 
 
+STOP_SECONDS = 15.0
+
+
 async def stop_all(services: list[Service]) -> None:
     for service in reversed(services):
         try:
-            await service.stop()
+            # a service that does not stop must not keep the server (and its store) up
+            async with asyncio.timeout(STOP_SECONDS):
+                await service.stop()
         except Exception:  # one service failing to stop must not keep the others running
             log.exception("could not stop %r", service)

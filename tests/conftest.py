@@ -55,13 +55,19 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """Settings for an app in process on a fresh store: the embedded one, or PostgreSQL
-    emptied first when FHIR_SERVER_TEST_STORE=postgres."""
+    """Settings for an app in process on a fresh store, security off (the tests of security
+    make their own settings: tests/api/security/): the embedded store, or PostgreSQL emptied
+    first when FHIR_SERVER_TEST_STORE=postgres."""
     if postgres.wanted_for_api():
         url = request.getfixturevalue("postgres_url")
         postgres.empty_store(url)
-        return Settings(data_dir=tmp_path / "data", max_body_bytes=1_000_000, database_url=url)
-    return Settings(data_dir=tmp_path / "data", max_body_bytes=1_000_000)
+        return Settings(
+            data_dir=tmp_path / "data",
+            max_body_bytes=1_000_000,
+            insecure_no_auth=True,
+            database_url=url,
+        )
+    return Settings(data_dir=tmp_path / "data", max_body_bytes=1_000_000, insecure_no_auth=True)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Load the core package (a FHIR NPM package .tgz) into lookup tables."""
+"""Load the core package (a FHIR NPM package .tgz) and our own SearchParameters (profiles/)
+into lookup tables."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from fhir_server.definitions import content
+
 CORE_PACKAGE = Path(__file__).with_name("hl7.fhir.r4.core-4.0.1.tgz")
 
 # Conformance resource types whose JSON is kept (parsed on first use).
@@ -20,6 +23,7 @@ _KEPT = {
     "ValueSet",
     "CodeSystem",
     "OperationDefinition",
+    "ConceptMap",
 }
 
 
@@ -56,6 +60,10 @@ class Definitions:
     def resource(self, resource_type: str, rid: str) -> dict[str, Any] | None:
         raw = self._raw_by_key.get((resource_type, rid))
         return None if raw is None else _parse(raw)
+
+    def conformance_keys(self) -> list[tuple[str, str]]:
+        """(resourceType, id) of every conformance resource kept from the package."""
+        return list(self._raw_by_key)
 
     def search_params_for(self, resource_type: str) -> dict[str, dict[str, Any]]:
         """Every search parameter that applies to a type, including inherited ones."""
@@ -107,6 +115,17 @@ def _top_elements(sd: dict[str, Any]) -> dict[str, ElementInfo]:
     return out
 
 
+def _add_own_search_parameter(
+    sp: dict[str, Any], search_params: dict[str, dict[str, dict[str, Any]]]
+) -> None:
+    """One of ours (profiles/), beside the core's; it may not shadow a core parameter."""
+    for base in sp.get("base", []):
+        inherited = ("Resource", "DomainResource", base)
+        if any(sp["code"] in search_params.get(kind, {}) for kind in inherited):
+            raise ValueError(f"SearchParameter {sp['url']}: {base} already has '{sp['code']}'")
+        search_params.setdefault(base, {})[sp["code"]] = sp
+
+
 @cache
 def load_definitions(package: Path = CORE_PACKAGE) -> Definitions:
     """The definitions of a package; read once per process (they never change)."""
@@ -150,6 +169,11 @@ def load_definitions(package: Path = CORE_PACKAGE) -> Definitions:
         elif kind == "CompartmentDefinition":
             cd = _parse(raw_by_key[(kind, entry["id"])])
             compartments[cd["code"]] = cd
+    for sp in content.search_parameters():
+        _add_own_search_parameter(sp, search_params)
+        raw = orjson.dumps(sp)
+        raw_by_key[("SearchParameter", sp["id"])] = raw
+        raw_by_url[sp["url"]] = raw
     return Definitions(
         resource_types=frozenset(resource_types),
         elements=elements,

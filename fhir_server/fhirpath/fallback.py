@@ -107,3 +107,24 @@ def compile_fallback(expression: str) -> Callable[[list[Any], dict[str, Any]], l
         return [_plain(item) for item in result if item is not None]
 
     return evaluate
+
+
+def compile_in_context(expression: str) -> Callable[[Any, str, dict[str, Any], Any], list[Any]]:
+    """A function (node, its type, resource, root resource) → values, evaluated with
+    fhirpathpy from an element as the context (invariants: `constraint.expression`).
+
+    `%resource` and `%rootResource` are the resource holding the node and the outermost
+    one. Raises when fhirpathpy cannot parse the expression."""
+    # trace() (used by dom-3) prints unless given a function
+    options = {**_OPTIONS, "traceFn": lambda _label, _value: None}
+    compiled = fhirpathpy.compile(rewrite(expression), R4, options)
+
+    def evaluate(node: Any, type_name: str, resource: dict[str, Any], root: Any) -> list[Any]:
+        token = _ROOT.set(resource)
+        try:
+            context = {"resource": resource, "rootResource": root}
+            return list(compiled(ResourceNode.create_node(node, type_name), context))
+        finally:
+            _ROOT.reset(token)
+
+    return evaluate

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from fhir_server.auth.access import check_entry
 from fhir_server.ids import new_id
 from fhir_server.interactions.bundle_entries import ORDER, EntryPlan, plan_entry
 from fhir_server.interactions.create import create_in
@@ -79,6 +80,8 @@ async def run_transaction(
 ) -> list[EntryOutcome]:
     entries = body.get("entry", [])
     plans = [plan_entry(runtime, i, e, base) for i, e in enumerate(entries)]
+    for plan in plans:  # one forbidden entry fails the whole transaction
+        _authorize(context, plan)
     seen: dict[str, int] = {}
     for plan in plans:
         identity = _identity(plan)
@@ -280,7 +283,9 @@ async def run_batch(
     plans: list[EntryPlan] = []
     for index, entry in enumerate(entries):
         try:
-            plans.append(plan_entry(runtime, index, entry, base))
+            plan = plan_entry(runtime, index, entry, base)
+            _authorize(context, plan)
+            plans.append(plan)
         except FhirError as exc:
             results[index] = exc
     for plan in sorted(plans, key=lambda p: ORDER[p.method]):
@@ -300,6 +305,13 @@ def _single(runtime: Runtime, plan: EntryPlan) -> Callable[[Transaction], Any]:
         return await _execute(tx, runtime, plan, set())
 
     return job
+
+
+def _authorize(context: RequestContext, plan: EntryPlan) -> None:
+    conditional = plan.criteria is not None or plan.if_none_exist is not None
+    check_entry(
+        context, plan.index, plan.method, plan.resource_type, plan.rid is not None, conditional
+    )
 
 
 def status_text(status: int) -> str:

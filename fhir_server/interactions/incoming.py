@@ -9,6 +9,7 @@ from fhir_server.ids import is_valid_id
 from fhir_server.outcome import FhirError, Issue, bad_request, not_found
 from fhir_server.runtime import Runtime
 from fhir_server.storage.port import Criteria
+from fhir_server.validation.on_write import check_profiles_on_write
 
 
 def check_type(runtime: Runtime, resource_type: str) -> None:
@@ -38,6 +39,7 @@ def check_resource(runtime: Runtime, body: Any, resource_type: str | None) -> di
     issues = runtime.validator.validate(body)
     if issues:
         raise FhirError(400, issues)
+    check_profiles_on_write(runtime, body)
     return body
 
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server import FHIR_VERSION, __version__
+from fhir_server.auth.endpoints import capability_security
 from fhir_server.definitions import Definitions
 from fhir_server.rest import operations
 from fhir_server.rest.common import begin
@@ -58,7 +59,35 @@ def _operations(rtype: str) -> list[dict[str, Any]]:
     ]
 
 
+_INCLUDES: dict[int, tuple[dict[str, list[str]], dict[str, list[str]]]] = {}
+
+
+def _include_lists(
+    definitions: Definitions,
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Per type, the _include values it takes and the _revinclude values that reach it."""
+    cached = _INCLUDES.get(id(definitions))
+    if cached is not None:
+        return cached
+    includes: dict[str, list[str]] = {}
+    revincludes: dict[str, list[str]] = {}
+    types = definitions.resource_types
+    for source in sorted(types):
+        for code, sp in sorted(definitions.search_params_for(source).items()):
+            if sp.get("type") != "reference" or not sp.get("expression"):
+                continue
+            includes.setdefault(source, []).append(f"{source}:{code}")
+            targets = [t for t in sp.get("target", []) if t in types] or sorted(types)
+            for target in targets:
+                revincludes.setdefault(target, []).append(f"{source}:{code}")
+    for values in includes.values():
+        values.append("*")
+    _INCLUDES[id(definitions)] = (includes, revincludes)
+    return includes, revincludes
+
+
 def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
+    includes, revincludes = _include_lists(definitions)
     resources = [
         {
             "type": rtype,
@@ -76,7 +105,11 @@ def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
         for rtype in sorted(definitions.resource_types)
     ]
     for entry in resources:
-        declared = _operations(str(entry["type"]))
+        rtype = str(entry["type"])
+        for field, values in (("searchInclude", includes), ("searchRevInclude", revincludes)):
+            if values.get(rtype):
+                entry[field] = values[rtype]
+        declared = _operations(rtype)
         if declared:
             entry["operation"] = declared
     system_operations = [
@@ -110,4 +143,6 @@ def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
 async def metadata(request: Request) -> Response:
     call = begin(request)
     statement = capability_statement(call.runtime.definitions, call.base)
+    if request.app.state.security is not None:
+        statement["rest"][0]["security"] = capability_security(call.base)
     return json_response(statement, call.negotiated)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from fhir_server.auth.security import request_context
 from fhir_server.interactions.incoming import check_type
 from fhir_server.rest.negotiation import Negotiated, negotiate
 from fhir_server.rest.responses import base_url
@@ -34,6 +35,4 @@ def begin(request: Request, resource_type: str | None = None) -> Call:
     negotiated = negotiate(request)
     if resource_type is not None:
         check_type(runtime, resource_type)
-    client = request.client
-    context = RequestContext(client_ip=client.host if client else None)
-    return Call(runtime, context, negotiated, request)
+    return Call(runtime, request_context(request), negotiated, request)

@@ -10,7 +10,12 @@ import importlib
 
 from fhir_server.rest import operations
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = (
+    "fhir_server.rest.everything",
+    "fhir_server.validation.operation",
+    "fhir_server.terminology.operations",
+    "fhir_server.subscriptions.operations",
+)
 
 
 def install() -> None:

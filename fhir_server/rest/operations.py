@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fhir_server.auth.access import check_operation
 from fhir_server.outcome import FhirError, bad_request, error
 from fhir_server.rest.common import Call, begin
 from fhir_server.rest.negotiation import read_json_body
@@ -74,6 +75,16 @@ class Operation:
     documentation: str = ""
     # the query parameters a GET passes as strings are read with these FHIR types
     query_types: dict[str, str] = field(default_factory=dict)
+    # the SMART permissions (letters of "cruds") a caller needs on the type it is invoked on
+    # (at system level: on every type); None: "r", or "cu" when it affects state; "": a
+    # valid token is enough (it touches no stored data)
+    permissions: str | None = None
+
+    @property
+    def required(self) -> str:
+        if self.permissions is not None:
+            return self.permissions
+        return "cu" if self.affects_state else "r"
 
 
 _REGISTRY: dict[str, Operation] = {}
@@ -147,6 +158,7 @@ async def invoke(
     if resource_type is not None and known is not None and resource_type not in known:
         raise error(404, "not-supported", f"${name} is not defined for {resource_type}")
     call = begin(request, resource_type)
+    check_operation(call.context, name, operation.required, resource_type)
     method = request.method
     if method == "POST":
         parameters = await _body_parameters(call)

@@ -1,9 +1,10 @@
 """search-type: GET /Type?criteria and POST /Type/_search (search.html).
 
 Criteria are everything the search parameter registry knows; the result parameters served
-so far are _count, _total, _summary, _elements and the paging cursor. Unknown or unsupported
-parameters are a 400, or with `Prefer: handling=lenient` are left out, named in an
-OperationOutcome entry, and absent from the `self` link.
+are _count, _total, _summary, _elements, _sort, _include and _revinclude (with :iterate)
+and the paging cursor. Unknown or unsupported parameters are a 400, or with
+`Prefer: handling=lenient` are left out, named in an OperationOutcome entry, and absent
+from the `self` link.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_server import fhirjson
+from fhir_server.ids import is_valid_id
 from fhir_server.outcome import FhirError, Issue, bad_request, error, operation_outcome
 from fhir_server.rest.common import Call, begin
 from fhir_server.rest.paging import link, page_size
@@ -23,9 +25,14 @@ from fhir_server.rest.prefer import preference
 from fhir_server.rest.responses import dumps, media_header
 from fhir_server.rest.shaping import select_elements, summarize
 from fhir_server.search.criteria import IGNORED_PARAMETERS, RESULT_PARAMETERS, parse_criteria
+from fhir_server.search.results import Include, SortKey, parse_include, parse_sort
 from fhir_server.storage.port import StoredVersion
 
-SERVED_RESULT_PARAMETERS = frozenset({"_count", "_total", "_summary", "_elements"})
+SERVED_RESULT_PARAMETERS = frozenset(
+    {"_count", "_total", "_summary", "_elements", "_sort", "_include", "_revinclude"}
+)
+# included resources per page at most; more are left out with a warning entry
+INCLUDE_LIMIT = 1000
 CURSOR = "_cursor"
 _FORM = "application/x-www-form-urlencoded"
 
@@ -43,12 +50,34 @@ async def search_post(request: Request, resource_type: str) -> Response:
     return await _search(request, resource_type, pairs)
 
 
-async def _search(request: Request, resource_type: str, pairs: list[tuple[str, str]]) -> Response:
+async def compartment_search(
+    request: Request, compartment: str, focus_id: str, resource_type: str
+) -> Response:
+    """GET [base]/Patient/123/Observation?… (search.html#2.21.1.2)."""
+    if compartment not in request.app.state.runtime.definitions.compartments:
+        raise error(404, "not-found", f"There is no {compartment} compartment")
+    if not is_valid_id(focus_id):
+        raise bad_request(f"'{focus_id}' is not a resource id")
+    pairs = request.query_params.multi_items()
+    return await _search(request, resource_type, pairs, (compartment, focus_id))
+
+
+async def _search(
+    request: Request,
+    resource_type: str,
+    pairs: list[tuple[str, str]],
+    compartment: tuple[str, str] | None = None,
+) -> Response:
     call = begin(request, resource_type)
     lenient = preference(request, "handling") == "lenient"
+    definitions = call.runtime.definitions
     criteria: list[tuple[str, str]] = []
     results: dict[str, str] = {}
+    shaping: list[tuple[str, str]] = []  # _sort, _include, _revinclude as given
     skipped: list[Issue] = []
+    sort: list[SortKey] = []
+    includes: list[Include] = []
+    revincludes: list[Include] = []
     cursor = None
     for name, value in pairs:
         code = name.split(":", 1)[0]
@@ -56,6 +85,19 @@ async def _search(request: Request, resource_type: str, pairs: list[tuple[str, s
             cursor = value
         elif code in IGNORED_PARAMETERS:
             continue
+        elif code in ("_sort", "_include", "_revinclude"):
+            try:
+                if code == "_sort":
+                    sort += parse_sort(definitions, resource_type, [value])
+                else:
+                    found_include = parse_include(definitions, resource_type, name, value)
+                    (includes if code == "_include" else revincludes).append(found_include)
+            except FhirError as wrong:
+                if not lenient:
+                    raise
+                skipped.extend(wrong.issues)
+                continue
+            shaping.append((name, value))
         elif code in SERVED_RESULT_PARAMETERS:
             results[code] = value
         elif code in RESULT_PARAMETERS:
@@ -84,19 +126,39 @@ async def _search(request: Request, resource_type: str, pairs: list[tuple[str, s
         count=count,
         cursor=cursor,
         total=total_mode != "none" or summary == "count",
+        sort=sort,
+        compartment=compartment,
     )
-    applied = criteria + sorted(results.items())
-    path = f"{call.base}/{resource_type}"
-    links = [{"relation": "self", "url": link(path, applied)}]
-    if found.next_cursor is not None:
-        links.append(
-            {"relation": "next", "url": link(path, [*applied, (CURSOR, found.next_cursor)])}
+    extra: list[StoredVersion] = []
+    if includes or revincludes:
+        extra = await call.runtime.storage.include(
+            call.context, found.versions, includes, revincludes, INCLUDE_LIMIT + 1
         )
+        if len(extra) > INCLUDE_LIMIT:
+            extra = extra[:INCLUDE_LIMIT]
+            skipped.append(
+                Issue(
+                    "warning", "too-costly", f"Only {INCLUDE_LIMIT} included resources are returned"
+                )
+            )
+    applied = criteria + shaping + sorted(results.items())
+    path = f"{call.base}/{resource_type}"
+    if compartment is not None:
+        path = f"{call.base}/{compartment[0]}/{compartment[1]}/{resource_type}"
+    self_params = [*applied, (CURSOR, cursor)] if cursor is not None else applied
+    links = [{"relation": "self", "url": link(path, self_params)}]
+    if found.next_cursor is not None or found.previous_cursor is not None:
+        links.append({"relation": "first", "url": link(path, applied)})
+    for relation, target in (("previous", found.previous_cursor), ("next", found.next_cursor)):
+        if target is not None:
+            links.append({"relation": relation, "url": link(path, [*applied, (CURSOR, target)])})
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
     if found.total is not None:
         bundle["total"] = found.total
     bundle["link"] = links
-    entries = [_entry(call, v, summary, results.get("_elements")) for v in found.versions]
+    elements = results.get("_elements")
+    entries = [_entry(call, v, summary, elements) for v in found.versions]
+    entries += [_entry(call, v, summary, elements, "include") for v in extra]
     if skipped:
         entries.append(
             {
@@ -117,7 +179,11 @@ async def _search(request: Request, resource_type: str, pairs: list[tuple[str, s
 
 
 def _entry(
-    call: Call, version: StoredVersion, summary: str | None, elements: str | None
+    call: Call,
+    version: StoredVersion,
+    summary: str | None,
+    elements: str | None,
+    mode: str = "match",
 ) -> dict[str, Any]:
     assert version.data is not None
     resource: Any = orjson.Fragment(version.data)
@@ -132,5 +198,5 @@ def _entry(
     return {
         "fullUrl": f"{call.base}/{version.resource_type}/{version.id}",
         "resource": resource,
-        "search": {"mode": "match"},
+        "search": {"mode": mode},
     }

@@ -19,9 +19,11 @@ from fhir_server.search.dates import date_range
 from fhir_server.search.numbers import implied_range, parse_decimal
 from fhir_server.search.plan import (
     PREFIXES,
+    ChainClause,
     Clause,
     DateClause,
     DateRange,
+    HasClause,
     IdClause,
     IndexKind,
     LastUpdatedClause,
@@ -83,8 +85,8 @@ def parse_criteria(
 
     Raises FhirError 400 for an unknown parameter, a modifier the parameter does not have or
     this server does not support, a malformed value, a result parameter (_count, _sort, ...)
-    and for chaining and _has (not supported yet). `base_url` makes absolute references to
-    this server match as local ones.
+    `base_url` makes absolute references to this server match as local ones. Chained
+    parameters and `_has` nest plans of the types they name, to any depth.
     """
     if resource_type not in definitions.resource_types:
         raise bad_request(f"Unknown resource type '{resource_type}'")
@@ -101,15 +103,18 @@ def parse_criteria(
                 " and cannot be used here",
                 name,
             )
+        if value == "":
+            raise bad_request(f"Search parameter '{name}' has no value", name)
         if code == "_has":
-            raise bad_request(f"'{name}': reverse chaining (_has) is not supported yet", name)
-        if "." in code or "." in modifier:
-            raise bad_request(f"'{name}': chained parameters are not supported yet", name)
+            clauses.append(context.has_clause(name, value))
+            continue
+        head, dot, rest = name.partition(".")
+        if dot:
+            clauses.append(context.chain_clause(name, head, rest, value, params))
+            continue
         definition = params.get(code)
         if definition is None:
             raise bad_request(f"Unknown search parameter '{code}' for {resource_type}", name)
-        if value == "":
-            raise bad_request(f"Search parameter '{name}' has no value", name)
         clauses.append(context.clause(name, code, modifier, value, definition))
     return Plan(resource_type, tuple(clauses))
 
@@ -119,6 +124,64 @@ class _Context:
         self.definitions = definitions
         self.resource_type = resource_type
         self.base_url = base_url
+
+    def chain_clause(
+        self, name: str, head: str, rest: str, value: str, params: dict[str, dict[str, Any]]
+    ) -> ChainClause:
+        code, _, modifier = head.partition(":")
+        definition = params.get(code)
+        if definition is None:
+            raise bad_request(f"Unknown search parameter '{code}' for {self.resource_type}", name)
+        if definition.get("type") != "reference":
+            raise bad_request(f"'{code}' is not a reference parameter: it cannot be chained", name)
+        targets = [t for t in definition.get("target", []) if isinstance(t, str)]
+        if modifier:
+            if modifier not in self.definitions.resource_types:
+                raise _bad_modifier(name, modifier, "chained reference")
+            if targets and modifier not in targets:
+                raise bad_request(f"'{code}' cannot refer to a {modifier}", name)
+            targets = [modifier]
+        chained = rest.partition(".")[0].partition(":")[0]
+        plans = []
+        for target in targets:
+            if target not in self.definitions.resource_types:
+                continue  # "Resource" and abstract targets name no searchable type
+            if chained == "_has" or chained in self.definitions.search_params_for(target):
+                plans.append(self.nested(name, target, rest, value))
+        if not plans:
+            raise bad_request(
+                f"None of the types '{code}' refers to ({', '.join(targets) or 'none'})"
+                f" has a search parameter '{chained}'",
+                name,
+            )
+        return ChainClause(code, tuple(plans))
+
+    def has_clause(self, name: str, value: str) -> HasClause:
+        parts = name.split(":", 3)
+        if len(parts) != 4 or not all(parts[1:]):
+            raise bad_request(f"'{name}' is not _has:Type:reference:criterion", name)
+        _, source, code, criterion = parts
+        if source not in self.definitions.resource_types:
+            raise bad_request(f"'{name}': unknown resource type '{source}'", name)
+        definition = self.definitions.search_params_for(source).get(code)
+        if definition is None or definition.get("type") != "reference":
+            raise bad_request(f"'{name}': {source} has no reference parameter '{code}'", name)
+        targets = [t for t in definition.get("target", []) if isinstance(t, str)]
+        if targets and self.resource_type not in targets:
+            raise bad_request(
+                f"'{name}': {source}.{code} does not refer to a {self.resource_type}", name
+            )
+        return HasClause(code, self.nested(name, source, criterion, value))
+
+    def nested(self, name: str, resource_type: str, criterion: str, value: str) -> Plan:
+        """The plan of a chained or _has criterion; its errors name the whole parameter."""
+        try:
+            return parse_criteria(
+                self.definitions, resource_type, [(criterion, value)], base_url=self.base_url
+            )
+        except FhirError as problem:
+            diagnostics = "; ".join(issue.diagnostics for issue in problem.issues)
+            raise bad_request(diagnostics, name) from None
 
     def clause(
         self, name: str, code: str, modifier: str, value: str, definition: dict[str, Any]

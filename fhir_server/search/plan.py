@@ -166,6 +166,35 @@ class MissingClause:
     missing: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ChainClause:
+    """`param.chained=value`, `param:Type.chained=value` (search.html#chaining): the
+    resource refers through `param` to a resource matching one of `plans`, each the
+    chained criterion on one of the types the reference may target."""
+
+    param: str
+    plans: tuple[Plan, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HasClause:
+    """`_has:Type:param:criterion=value` (search.html#has): some resource matching `plan`
+    refers to this one through its reference parameter `param`."""
+
+    param: str
+    plan: Plan
+
+
+@dataclass(frozen=True, slots=True)
+class CompartmentClause:
+    """In the compartment of `compartment`/`focus_id`: one of `params` refers to it, or
+    (when the searched type is the compartment's own) it is the focal resource."""
+
+    compartment: str
+    focus_id: str
+    params: tuple[str, ...]
+
+
 Clause = (
     IdClause
     | LastUpdatedClause
@@ -177,6 +206,9 @@ Clause = (
     | QuantityClause
     | UriClause
     | MissingClause
+    | ChainClause
+    | HasClause
+    | CompartmentClause
 )
 
 

@@ -13,19 +13,28 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from fhir_server.search.index import IndexEntries
+from fhir_server.search.results import Include, SortKey
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """Who is asking. Passed into every storage call; access control narrows on it."""
+    """Who is asking. Passed into every storage call; access control narrows on it.
+
+    `enforced` is False for the server's own work and when security is off: then scopes and
+    the organisation policy do not apply (fhir_server/auth/)."""
 
     principal: str | None = None
     organisation: str | None = None
     scopes: frozenset[str] = frozenset()
     client_ip: str | None = None
     request_id: str = ""
+    enforced: bool = False
+    patient: str | None = None  # the patient in context (patient/ scopes), an id
+    fhir_user: str | None = None  # e.g. Practitioner/123, when a person is behind the call
+    interaction: str = ""  # the FHIR interaction being served (audit), e.g. search-type
+    target: str = ""  # the request's path and query below the base (audit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,7 @@ class SearchResult:
     versions: list[StoredVersion]
     total: int | None = None
     next_cursor: str | None = None
+    previous_cursor: str | None = None
 
 
 Criteria = Sequence[tuple[str, str]]
@@ -68,6 +78,61 @@ class NewVersion:
     resource: dict[str, Any]
     method: str  # POST (a new id) or PUT (an id given by the source)
     index: IndexEntries
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionState:
+    """How far delivery of one Subscription has come (the resource holds its settings)."""
+
+    id: str  # Subscription.id
+    status: str  # requested | active | error | off
+    start_seq: int  # the outbox seq that started it: only later changes are its events
+    events: int  # events-since-subscription-start: the number of the last event given
+    delivered: int  # every event numbered up to this one was delivered
+    error: str | None  # the last delivery problem, while in error
+    principal: str | None  # the owner (who created it), for access control
+    organisation: str | None
+    changed: str  # when the status last changed, FHIR instant
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionEvent:
+    """One event of one subscription: a stored version that matched it, numbered 1, 2, …"""
+
+    subscription: str
+    number: int
+    seq: int  # the outbox event
+    resource_type: str
+    id: str
+    version: int
+    method: str
+    at: str  # when the change was stored, FHIR instant
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedEvent:
+    """An outbox event that matched a subscription, before it has a number."""
+
+    subscription: str
+    seq: int
+    resource_type: str
+    id: str
+    version: int
+    method: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A change of a subscription's delivery state; None leaves a field as it is.
+
+    Setting `status` also sets `error` (None clears it) and `changed`. `delivered` only
+    moves forward."""
+
+    id: str
+    status: str | None = None
+    error: str | None = None
+    delivered: int | None = None
 
 
 class Transaction(Protocol):
@@ -131,9 +196,27 @@ class Storage(Protocol):
         count: int,
         cursor: str | None = None,
         total: bool = True,
+        sort: Sequence[SortKey] = (),
+        compartment: tuple[str, str] | None = None,
     ) -> SearchResult:
-        """Current resources matching the criteria, in a stable order (the order they were
-        first stored), a page of `count` after the opaque `cursor`."""
+        """Current resources matching the criteria (in the compartment (type, id) when
+        given), a page of `count` after the opaque `cursor`. Ordered by `sort` (missing
+        values last either way), then by the order they were first stored, which also
+        breaks ties: pages neither repeat nor skip a resource whose sort values do not
+        change meanwhile."""
+        ...
+
+    async def include(
+        self,
+        ctx: RequestContext,
+        matches: Sequence[StoredVersion],
+        includes: Sequence[Include],
+        revincludes: Sequence[Include],
+        limit: int,
+    ) -> list[StoredVersion]:
+        """The current resources `_include` and `_revinclude` add to a page of matches, each
+        once and none of the matches; iterated ones also from what was included (a bounded
+        number of rounds); at most `limit`."""
         ...
 
     def index(self, resource: dict[str, Any]) -> IndexEntries:
@@ -156,4 +239,53 @@ class Storage(Protocol):
 
     async def outbox_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
         """Outbox events with a sequence number above `seq`, oldest first."""
+        ...
+
+    def watch_commits(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` after every commit that may have added outbox events, from any
+        thread (it must only hand over, e.g. with loop.call_soon_threadsafe). Returns the
+        function that stops the calls."""
+        ...
+
+    # Subscription delivery state (subscriptions/): written only by the server's
+    # subscription service, serialised with the jobs like any change.
+
+    async def subscription_cursor(self) -> int:
+        """The outbox seq up to which events were matched against subscriptions (0: none)."""
+        ...
+
+    async def subscription_record(
+        self, through: int, events: Sequence[MatchedEvent]
+    ) -> list[SubscriptionEvent]:
+        """Atomically: give each event the next number of its subscription, store it, and
+        move the matcher cursor to `through` (never back). Events of a subscription that has
+        no state are dropped. Returns the stored events, in the order given."""
+        ...
+
+    async def subscription_open(
+        self, sid: str, start_seq: int, status: str, owner: RequestContext
+    ) -> SubscriptionState:
+        """The state of a subscription, created (no events yet) if it has none; an existing
+        state keeps its numbers and takes `status`."""
+        ...
+
+    async def subscription_close(self, sid: str) -> None:
+        """Forget a subscription's state and its events."""
+        ...
+
+    async def subscription_change(self, changes: Sequence[StateChange]) -> None:
+        """Apply state changes (several subscriptions in one commit)."""
+        ...
+
+    async def subscription_states(self) -> list[SubscriptionState]:
+        """Every subscription's state."""
+        ...
+
+    async def subscription_state(self, sid: str) -> SubscriptionState | None: ...
+
+    async def subscription_events(
+        self, sid: str, first: int, last: int | None, limit: int
+    ) -> list[SubscriptionEvent]:
+        """A subscription's events numbered first..last (inclusive; None: no upper bound),
+        oldest first, at most `limit`."""
         ...

@@ -39,7 +39,13 @@ class ServerProcess:
     def start_process(self) -> None:
         """Starts the process without waiting for it (to start several at once)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env, "FHIR_SERVER_LOG_LEVEL": "warning"}
+        # security off unless a test turns it on (FHIR_SERVER_INSECURE_NO_AUTH=false)
+        env = {
+            **os.environ,
+            "FHIR_SERVER_INSECURE_NO_AUTH": "true",
+            **self.env,
+            "FHIR_SERVER_LOG_LEVEL": "warning",
+        }
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 serve_command(self.port, self.data_dir, workers=self.workers),

@@ -11,20 +11,27 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fhir_server.definitions import Definitions
+from fhir_server.search.compartments import in_compartment
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
+from fhir_server.search.results import Include, SortKey
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.history_sql import cursor_number, history_query
 from fhir_server.storage.port import (
     Criteria,
     HistoryPage,
+    MatchedEvent,
     NewVersion,
     RequestContext,
     SearchResult,
+    StateChange,
     StoredVersion,
+    SubscriptionEvent,
+    SubscriptionState,
     Transaction,
 )
+from fhir_server.storage.sqlite import subscriptions
 from fhir_server.storage.sqlite.checkpoint import Checkpointer
 from fhir_server.storage.sqlite.connection import apply_schema, open_connection
 from fhir_server.storage.sqlite.index_rows import SearchKeys
@@ -35,6 +42,7 @@ from fhir_server.storage.sqlite.queries import (
     row_to_version,
 )
 from fhir_server.storage.sqlite.reindex import prepare_index
+from fhir_server.storage.sqlite.search_results import included, page_of
 from fhir_server.storage.sqlite.search_sql import compile_plan
 from fhir_server.storage.sqlite.transaction import SqliteTransaction
 from fhir_server.storage.sqlite.writer import Writer
@@ -69,6 +77,8 @@ class SqliteStorage:
         self._inline: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
         self._keys: SearchKeys | None = None
+        self._reference_bits: dict[str, int] = {}
+        self._commit_watchers: list[Callable[[], None]] = []
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -78,6 +88,14 @@ class SqliteStorage:
         apply_schema(write_conn)
         # before any job runs: a rebuild must not interleave with writes
         self._keys = prepare_index(write_conn, self._definitions, self._indexer)
+        self._reference_bits = {
+            rtype: sum(
+                self._keys.param(rtype, code).bit
+                for code, kind, _ in self._indexer.indexed(rtype)
+                if kind == "reference"
+            )
+            for rtype in self._definitions.resource_types
+        }
         write_conn.execute("PRAGMA wal_autocheckpoint=0")
         # when the log starts over, a file grown under a burst is cut back to 64 MB
         write_conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
@@ -86,7 +104,13 @@ class SqliteStorage:
         checkpointer.start()
         self._checkpointer = checkpointer
         self._writer = Writer(write_conn, self._make_transaction, self._group_commit_max)
-        self._writer.on_commit = lambda: checkpointer.after_commit(write_conn)
+
+        def after_commit() -> None:
+            checkpointer.after_commit(write_conn)
+            for watcher in list(self._commit_watchers):
+                watcher()
+
+        self._writer.on_commit = after_commit
         self._writer.start()
         self._executor = ThreadPoolExecutor(self._reader_threads, thread_name_prefix="sqlite-read")
         self._inline = self._open_reader()
@@ -124,6 +148,16 @@ class SqliteStorage:
         assert self._executor is not None, "storage not started"
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: work(self._thread_reader()))
+
+    async def _in_writer(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` on the writer's connection as a job: serialised, in a group commit."""
+        assert self._writer is not None, "storage not started"
+
+        async def job(tx: SqliteTransaction) -> T:
+            return work(tx.connection)
+
+        result: T = await self._writer.submit(RequestContext(), job)
+        return result
 
     def _make_transaction(self, conn: sqlite3.Connection, context: Any) -> SqliteTransaction:
         assert self._keys is not None, "storage not started"
@@ -188,23 +222,41 @@ class SqliteStorage:
         count: int,
         cursor: str | None = None,
         total: bool = True,
+        sort: Sequence[SortKey] = (),
+        compartment: tuple[str, str] | None = None,
     ) -> SearchResult:
         plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
+        if compartment is not None:
+            plan = in_compartment(self._definitions, plan, *compartment)
         assert self._keys is not None, "storage not started"
-        sql, args = compile_plan(plan, self._keys)
-        after = cursor_number(cursor) or 0
+        keys = self._keys
 
         def work(conn: sqlite3.Connection) -> SearchResult:
-            # rids only grow, so a page boundary never moves while others write
-            rows = conn.execute(
-                f"{sql} AND r.rid > ? ORDER BY r.rid LIMIT ?", [*args, after, count + 1]
-            ).fetchall()
-            versions = current_versions(conn, (key for (key,) in rows[:count]))
+            rids, next_cursor, previous_cursor = page_of(conn, plan, keys, sort, count, cursor)
+            versions = current_versions(conn, rids)
             matched = None
             if total:
+                sql, args = compile_plan(plan, keys)
                 (matched,) = conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()
-            next_cursor = str(rows[count - 1][0]) if len(rows) > count and count else None
-            return SearchResult(versions=versions, total=matched, next_cursor=next_cursor)
+            return SearchResult(versions, matched, next_cursor, previous_cursor)
+
+        return await self._in_reader(work)
+
+    async def include(
+        self,
+        ctx: RequestContext,
+        matches: Sequence[StoredVersion],
+        includes: Sequence[Include],
+        revincludes: Sequence[Include],
+        limit: int,
+    ) -> list[StoredVersion]:
+        if not matches or not (includes or revincludes):
+            return []
+        assert self._keys is not None, "storage not started"
+        keys, bits = self._keys, self._reference_bits
+
+        def work(conn: sqlite3.Connection) -> list[StoredVersion]:
+            return included(conn, keys, bits, matches, includes, revincludes, limit)
 
         return await self._in_reader(work)
 
@@ -235,3 +287,51 @@ class SqliteStorage:
             return [dict(zip(keys, row, strict=True)) for row in rows]
 
         return await self._in_reader(work)
+
+    def watch_commits(self, callback: Callable[[], None]) -> Callable[[], None]:
+        self._commit_watchers.append(callback)
+
+        def stop() -> None:
+            if callback in self._commit_watchers:
+                self._commit_watchers.remove(callback)
+
+        return stop
+
+    # subscription delivery state ---------------------------------------------------------
+
+    async def subscription_cursor(self) -> int:
+        return await self._in_reader(subscriptions.cursor)
+
+    async def subscription_record(
+        self, through: int, events: Sequence[MatchedEvent]
+    ) -> list[SubscriptionEvent]:
+        return await self._in_writer(lambda conn: subscriptions.record(conn, through, events))
+
+    async def subscription_open(
+        self, sid: str, start_seq: int, status: str, owner: RequestContext
+    ) -> SubscriptionState:
+        now = self._clock.now()
+        return await self._in_writer(
+            lambda conn: subscriptions.open_state(conn, sid, start_seq, status, owner, now)
+        )
+
+    async def subscription_close(self, sid: str) -> None:
+        await self._in_writer(lambda conn: subscriptions.close(conn, sid))
+
+    async def subscription_change(self, changes: Sequence[StateChange]) -> None:
+        if changes:
+            now = self._clock.now()
+            await self._in_writer(lambda conn: subscriptions.change(conn, changes, now))
+
+    async def subscription_states(self) -> list[SubscriptionState]:
+        return await self._in_reader(subscriptions.states)
+
+    async def subscription_state(self, sid: str) -> SubscriptionState | None:
+        return await self._in_reader(lambda conn: subscriptions.state(conn, sid))
+
+    async def subscription_events(
+        self, sid: str, first: int, last: int | None, limit: int
+    ) -> list[SubscriptionEvent]:
+        return await self._in_reader(
+            lambda conn: subscriptions.events(conn, sid, first, last, limit)
+        )

@@ -27,9 +27,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fhir_server.search.plan import (
+    ChainClause,
     Clause,
+    CompartmentClause,
     DateClause,
     DateRange,
+    HasClause,
     IdClause,
     IndexKind,
     LastUpdatedClause,
@@ -91,11 +94,13 @@ class _Subquery:
     negate: bool = False  # the resource has no such row
 
 
-def compile_plan(plan: Plan, keys: SearchKeys) -> tuple[str, list[Any]]:
-    """The SQL selecting the rids of current resources matching `plan`, and its arguments."""
+def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[str, list[Any]]:
+    """The SQL selecting `column` (r.rid, r.id) of current resources matching `plan`, and
+    its arguments. Nested plans (chains, _has) compile to nested queries whose aliases
+    shadow the outer ones."""
     rtype = plan.resource_type
     ids = [c for c in plan.clauses if isinstance(c, IdClause) and not c.negate]
-    subqueries = [_subquery(c) for c in plan.clauses if isinstance(c, _INDEXED)]
+    subqueries = [_subquery(c, keys) for c in plan.clauses if isinstance(c, _INDEXED)]
     driver = None
     if not ids:
         candidates = [q for q in subqueries if not q.negate]
@@ -116,6 +121,30 @@ def compile_plan(plan: Plan, keys: SearchKeys) -> tuple[str, list[Any]]:
             where.append(
                 f"EXISTS (SELECT 1 FROM version v WHERE v.seq = r.seq AND {_any(conditions)})"
             )
+        elif isinstance(clause, CompartmentClause):
+            alternatives = []
+            if clause.params:
+                bits = 0
+                for code in clause.params:
+                    bits |= keys.param(rtype, code).bit
+                alternatives.append(
+                    "r.rid IN (SELECT i.rid FROM idx_reference i WHERE i.t = ?"
+                    " AND i.target_id = ? AND i.target_type = ? AND i.params & ?)"
+                )
+                args.extend((keys.type_key(rtype), clause.focus_id, clause.compartment, bits))
+            if rtype == clause.compartment:
+                alternatives.append("r.id = ?")
+                args.append(clause.focus_id)
+            where.append(_any(alternatives))
+        elif isinstance(clause, HasClause):
+            # the referring resources are found first; their references name these ids
+            inner, inner_args = compile_plan(clause.plan, keys)
+            source = clause.plan.resource_type
+            where.append(
+                "r.id IN (SELECT i.target_id FROM idx_reference i"
+                f" WHERE i.rid IN ({inner}) AND i.params & ? AND i.target_type = ?)"
+            )
+            args.extend((*inner_args, keys.param(source, clause.param).bit, rtype))
     for query in subqueries:
         condition = f" AND {query.condition}" if query.condition else ""
         key = keys.param(rtype, query.param)
@@ -139,10 +168,11 @@ def compile_plan(plan: Plan, keys: SearchKeys) -> tuple[str, list[Any]]:
                 f" WHERE i.rid = r.rid AND {which}{condition})"
             )
             args.extend((key.bit if query.kind in MASKED else key.id, *query.args))
-    return "SELECT r.rid FROM resource r WHERE " + " AND ".join(where), args
+    return f"SELECT {column} FROM resource r WHERE " + " AND ".join(where), args
 
 
 _INDEXED = (
+    ChainClause,
     MissingClause,
     StringClause,
     TokenClause,
@@ -154,8 +184,18 @@ _INDEXED = (
 )
 
 
-def _subquery(clause: Clause) -> _Subquery:
+def _subquery(clause: Clause, keys: SearchKeys) -> _Subquery:
     args: list[Any] = []
+    if isinstance(clause, ChainClause):
+        alternatives = []
+        for plan in clause.plans:
+            inner, inner_args = compile_plan(plan, keys, "r.id")
+            alternatives.append(f"(i.target_type = ? AND i.target_id IN ({inner}))")
+            args.extend((plan.resource_type, *inner_args))
+        selectivity = min(_plan_selectivity(plan, keys) for plan in clause.plans)
+        return _Subquery(
+            "idx_reference", "reference", clause.param, _any(alternatives), tuple(args), selectivity
+        )
     if isinstance(clause, MissingClause):
         return _Subquery(
             TABLES[clause.kind], clause.kind, clause.param, "", (), _ANY_ROW, negate=clause.missing
@@ -200,6 +240,15 @@ def _subquery(clause: Clause) -> _Subquery:
         conditions = [_uri_condition(m, args) for m in clause.matches]
         return _Subquery("idx_uri", "uri", clause.param, _any(conditions), tuple(args), _EXACT)
     raise TypeError(f"no SQL for {type(clause).__name__}")
+
+
+def _plan_selectivity(plan: Plan, keys: SearchKeys) -> int:
+    """How selective a nested plan is: that of its most selective clause."""
+    if any(isinstance(c, IdClause) and not c.negate for c in plan.clauses):
+        return _REFERENCE
+    found = [_subquery(c, keys).selectivity for c in plan.clauses if isinstance(c, _INDEXED)]
+    found += [_REFERENCE for c in plan.clauses if isinstance(c, HasClause)]
+    return min(found, default=_ANY_ROW)
 
 
 _STRING_SELECTIVITY = {"exact": _EXACT, "starts": _STRING_PREFIX, "contains": _TEXT}

@@ -37,6 +37,11 @@ class SqliteTransaction:
         self._keys = keys
         self._clock = clock
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The writer's connection, for the adapter's own jobs (not part of the port)."""
+        return self._conn
+
     async def read(self, resource_type: str, rid: str) -> StoredVersion | None:
         row = self._conn.execute(CURRENT_BY_KEY, (resource_type, rid)).fetchone()
         return None if row is None else row_to_version(row)

@@ -1,0 +1,317 @@
+"""Subscription delivery: notification latency and what subscriptions cost writes.
+
+    python bench/subscriptions.py [--duration 10] [--subscriptions 100] [--rate 200]
+                                  [--concurrency 16]
+
+Starts one real server process (deliveries allowed to 127.0.0.1) and one receiver
+process (a threaded HTTP server that notes when each notification arrived), then:
+
+  1. writes  POST /Communication as fast as --concurrency connections go, no subscriptions
+  2. writes  the same with --subscriptions active topic-based rest-hook subscriptions
+             (id-only, each filtered on its own recipient municipality; every write
+             matches exactly one subscription)
+  3. paced   POST /Communication at --rate writes/s with the subscriptions active
+
+and prints write throughput for 1 and 2, and for 3 the delivered notifications/s and the
+latency from commit to receipt (p50/p99): receipt time at the receiver minus the event's
+timestamp in the notification (the instant the version was stored, taken inside the
+write's transaction, on the same machine's clock). Notifications still arriving after
+the load stops are waited for (up to 30 s) and counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # the fhir_server package
+
+import benchlib
+import httpx
+
+from fhir_server.cli import serve_command
+
+TOPIC = "http://example.org/fhir/SubscriptionTopic/bench-communication"
+R5 = "http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic."
+R4B = "http://hl7.org/fhir/4.3/StructureDefinition/extension-SubscriptionTopic."
+BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+
+
+# the receiver process ---------------------------------------------------------------------
+
+
+def run_receiver(port: int, out: Path) -> None:
+    sink = open(out, "a", buffering=1)  # noqa: SIM115 - open for the process's life
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            now = time.time()
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            try:
+                parameters = json.loads(body)["entry"][0]["resource"]["parameter"]
+            except (ValueError, KeyError, IndexError):
+                return
+            kind = next(p["valueCode"] for p in parameters if p["name"] == "type")
+            for p in parameters:
+                if p["name"] == "notification-event" and kind == "event-notification":
+                    at = next(x["valueInstant"] for x in p["part"] if x["name"] == "timestamp")
+                    sink.write(f"{now} {at}\n")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+# load -----------------------------------------------------------------------------------
+
+
+def topic() -> dict[str, Any]:
+    return {
+        "resourceType": "Basic",
+        "id": "bench-communication",
+        "modifierExtension": [{"url": R5 + "status", "valueCode": "active"}],
+        "extension": [
+            {"url": R5 + "url", "valueUri": TOPIC},
+            {
+                "url": R4B + "resourceTrigger",
+                "extension": [
+                    {"url": "resource", "valueUri": "Communication"},
+                    {"url": "supportedInteraction", "valueCode": "create"},
+                    {"url": "supportedInteraction", "valueCode": "update"},
+                ],
+            },
+            {
+                "url": R4B + "canFilterBy",
+                "extension": [
+                    {"url": "resource", "valueUri": "Communication"},
+                    {"url": "filterParameter", "valueString": "recipient"},
+                ],
+            },
+        ],
+        "code": {
+            "coding": [{"system": "http://hl7.org/fhir/fhir-types", "code": "SubscriptionTopic"}]
+        },
+    }
+
+
+def subscription(endpoint: str, kommun: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "bench",
+        "criteria": TOPIC,
+        "_criteria": {
+            "extension": [
+                {
+                    "url": BACKPORT + "backport-filter-criteria",
+                    "valueString": f"Communication?recipient=Organization/{kommun}",
+                }
+            ]
+        },
+        "channel": {
+            "type": "rest-hook",
+            "endpoint": endpoint,
+            "payload": "application/fhir+json",
+            "_payload": {
+                "extension": [
+                    {"url": BACKPORT + "backport-payload-content", "valueCode": "id-only"}
+                ]
+            },
+        },
+    }
+
+
+def communication(i: int, recipients: int) -> dict[str, Any]:
+    return {
+        "resourceType": "Communication",
+        "status": "completed",
+        "category": [
+            {"coding": [{"system": "http://example.org/lus", "code": "inskrivningsmeddelande"}]}
+        ],
+        "recipient": [{"reference": f"Organization/kommun-{i % max(recipients, 1):04d}"}],
+        "payload": [{"contentString": f"Meddelande {i}"}],
+    }
+
+
+async def write_load(
+    base: str, duration: float, concurrency: int, recipients: int, rate: float | None
+) -> tuple[int, int, float]:
+    """Writes for `duration` seconds; paced to `rate` per second when given."""
+    counter = 0
+    errors = 0
+    start = time.monotonic()
+    end = start + duration
+
+    async def worker(http: httpx.AsyncClient) -> None:
+        nonlocal counter, errors
+        while True:
+            now = time.monotonic()
+            if now >= end:
+                return
+            i = counter
+            counter += 1
+            if rate is not None:
+                due = start + i / rate
+                if due > now:
+                    await asyncio.sleep(due - now)
+                if due >= end:
+                    return
+            response = await http.post("/Communication", json=communication(i, recipients))
+            if response.status_code != 201:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+    return counter - errors, errors, time.monotonic() - start
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--subscriptions", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--receiver-out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.receiver:
+        run_receiver(args.receiver, args.receiver_out)
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="bench-subs-"))
+    receipts = work / "receipts.txt"
+    receipts.touch()
+    receiver_port = benchlib.free_port()
+    receiver = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--receiver",
+            str(receiver_port),
+            "--receiver-out",
+            str(receipts),
+        ]
+    )
+    os.environ["FHIR_SERVER_SUBSCRIPTION_ENDPOINT_HOSTS"] = '["127.0.0.1"]'
+    os.environ["FHIR_SERVER_LOG_LEVEL"] = "warning"
+    port = benchlib.free_port()
+    server = benchlib.Server(
+        serve_command(port, work / "data"), port, work / "server.log", "/metadata"
+    )
+    server.start()
+    try:
+        base = server.base
+        print(f"server {base}, receiver :{receiver_port}, data in {work}")
+        with httpx.Client(base_url=base, timeout=30) as http:
+            assert http.put("/Basic/bench-communication", json=topic()).is_success
+        ok, errors, took = asyncio.run(
+            write_load(base, args.duration, args.concurrency, args.subscriptions, None)
+        )
+        without = ok / took
+        print(f"1. writes, no subscriptions:        {without:8.1f} writes/s ({errors} errors)")
+
+        endpoint = f"http://127.0.0.1:{receiver_port}/hook"
+        with httpx.Client(base_url=base, timeout=30) as http:
+            for k in range(args.subscriptions):
+                body = subscription(endpoint, f"kommun-{k:04d}")
+                assert http.post("/Subscription", json=body).status_code == 201
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # every handshake done
+                bundle = http.get("/Subscription/$status", params={"status": "active"}).json()
+                if bundle.get("total") == args.subscriptions:
+                    break
+                time.sleep(0.2)
+            else:
+                raise SystemExit("subscriptions did not all become active")
+        ok, errors, took = asyncio.run(
+            write_load(base, args.duration, args.concurrency, args.subscriptions, None)
+        )
+        with_subs = ok / took
+        print(
+            f"2. writes, {args.subscriptions} subscriptions:      {with_subs:8.1f} writes/s"
+            f" ({errors} errors; {100 * (with_subs / without - 1):+.1f} %)"
+        )
+        # let the notifications of phase 2 drain before measuring latency
+        _drain(receipts, ok, timeout=120)
+        mark = _count(receipts)
+        ok, errors, took = asyncio.run(
+            write_load(base, args.duration, args.concurrency, args.subscriptions, args.rate)
+        )
+        got = _drain(receipts, mark + ok, timeout=30) - mark
+        latencies = _latencies(receipts, mark)
+        first, last = _span(receipts, mark)
+        print(
+            f"3. paced {ok / took:6.1f} writes/s, {args.subscriptions} subscriptions:"
+            f" {got} of {ok} notified, {got / max(last - first, 1e-9):.1f} notifications/s,"
+            f" latency commit→receipt p50 {1000 * percentile(latencies, 50):.1f} ms"
+            f" p99 {1000 * percentile(latencies, 99):.1f} ms"
+            f" max {1000 * max(latencies, default=0):.1f} ms"
+        )
+    finally:
+        server.stop()
+        receiver.terminate()
+        receiver.wait(timeout=10)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def _count(path: Path) -> int:
+    return len(_lines(path))
+
+
+def _drain(path: Path, wanted: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    count = _count(path)
+    while count < wanted and time.monotonic() < deadline:
+        time.sleep(0.2)
+        count = _count(path)
+    return count
+
+
+def _parsed(path: Path, skip: int) -> list[tuple[float, float]]:
+    out = []
+    for line in _lines(path)[skip:]:
+        received, at = line.split(" ")
+        stamp = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+        out.append((float(received), stamp))
+    return out
+
+
+def _latencies(path: Path, skip: int) -> list[float]:
+    return [received - at for received, at in _parsed(path, skip)]
+
+
+def _span(path: Path, skip: int) -> tuple[float, float]:
+    times = [received for received, _ in _parsed(path, skip)]
+    return (min(times), max(times)) if times else (0.0, 0.0)
+
+
+if __name__ == "__main__":
+    main()

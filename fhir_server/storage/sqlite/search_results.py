@@ -1,0 +1,287 @@
+"""Search pages with keyset cursors, and _include / _revinclude, on the SQLite index.
+
+A page is read after the last row of the previous one (or before the first row of the
+next) by its sort values and rid (keyset paging): a resource written meanwhile lands where
+its values put it, and no page repeats or skips a resource whose values stay put. Without
+_sort the order is the rid's, the order resources were first stored. Missing values sort
+last in both directions (a sentinel stands in for them).
+"""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from fhir_server.outcome import bad_request
+from fhir_server.search.plan import Plan
+from fhir_server.search.results import ITERATE_ROUNDS, Include, SortKey
+from fhir_server.storage.port import StoredVersion
+from fhir_server.storage.sqlite.index_rows import SearchKeys
+from fhir_server.storage.sqlite.queries import VERSION_COLUMNS, row_to_version
+from fhir_server.storage.sqlite.search_sql import compile_plan
+
+_TEXT_LAST = "\U0010ffff"
+_NUMBER_LAST = 1e308
+
+# the value a row of each table sorts by, ascending and descending
+_COLUMNS: dict[str, tuple[str, str, str]] = {
+    # kind: (table, ascending value, descending value)
+    "string": ("idx_string", "min(i.value)", "max(i.value)"),
+    "token": ("idx_token", "min(i.code)", "max(i.code)"),
+    "reference": ("idx_reference", "min(i.url)", "max(i.url)"),
+    "date": ("idx_date", "min(i.low)", "max(i.high)"),
+    "number": ("idx_number", "min(i.low)", "max(i.high)"),
+    "quantity": ("idx_quantity", "min(i.low)", "max(i.high)"),
+    "uri": ("idx_uri", "min(i.value)", "max(i.value)"),
+}
+_MASKED = frozenset({"string", "token", "reference"})
+
+
+def _sentinel(key: SortKey) -> Any:
+    numeric = key.kind in ("number", "quantity")
+    if key.descending:
+        return -_NUMBER_LAST if numeric else ""
+    return _NUMBER_LAST if numeric else _TEXT_LAST
+
+
+def _key_sql(key: SortKey, plan: Plan, keys: SearchKeys, args: list[Any]) -> str:
+    if key.param == "_id":
+        return "r.id"
+    if key.param == "_lastUpdated":
+        return "(SELECT v.last_updated FROM version v WHERE v.seq = r.seq)"
+    table, ascending, descending = _COLUMNS[key.kind]
+    param = keys.param(plan.resource_type, key.param)
+    which = "i.params & ?" if key.kind in _MASKED else "i.p = ?"
+    args.extend((param.bit if key.kind in _MASKED else param.id, _sentinel(key)))
+    value = descending if key.descending else ascending
+    return f"coalesce((SELECT {value} FROM {table} i WHERE i.rid = r.rid AND {which}), ?)"
+
+
+def page_of(
+    conn: sqlite3.Connection,
+    plan: Plan,
+    keys: SearchKeys,
+    sort: Sequence[SortKey],
+    count: int,
+    cursor: str | None,
+) -> tuple[list[int], str | None, str | None]:
+    """The rids of one page in the order of `sort` then rid, and the cursors of the next
+    and the previous page (None where there is none). A cursor names the row a page
+    starts after ("n") or ends before ("p")."""
+    column_args: list[Any] = []
+    columns = ["r.rid AS rid"] + [
+        f"{_key_sql(key, plan, keys, column_args)} AS k{n}" for n, key in enumerate(sort)
+    ]
+    inner, where_args = compile_plan(plan, keys, ", ".join(columns))
+    base = [*column_args, *where_args]
+    direction, values = ("n", None) if cursor is None else _decode(cursor, len(sort))
+    backwards = direction == "p"
+    rows = _rows(conn, inner, base, sort, values, backwards, count + 1)
+    more = len(rows) > count
+    page = rows[:count]
+    if backwards:
+        page.reverse()
+    if not page:
+        return [], None, None
+    if backwards:
+        has_before, has_after = more, _any_row(conn, inner, base, sort, _values(page[-1]), False)
+    else:
+        has_after = more
+        has_before = values is not None and _any_row(
+            conn, inner, base, sort, _values(page[0]), True
+        )
+    next_cursor = _encode("n", page[-1]) if has_after and count else None
+    previous_cursor = _encode("p", page[0]) if has_before and count else None
+    return [row[0] for row in page], next_cursor, previous_cursor
+
+
+def _rows(
+    conn: sqlite3.Connection,
+    inner: str,
+    args: list[Any],
+    sort: Sequence[SortKey],
+    values: list[Any] | None,
+    backwards: bool,
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    where, where_args = "", list[Any]()
+    if values is not None:
+        condition, where_args = _beyond(sort, values, backwards)
+        where = f" WHERE {condition}"
+    order = ", ".join(
+        [f"k{n}{' DESC' if key.descending != backwards else ''}" for n, key in enumerate(sort)]
+        + ["rid DESC" if backwards else "rid"]
+    )
+    sql = f"SELECT * FROM ({inner}){where} ORDER BY {order} LIMIT ?"
+    return list(conn.execute(sql, [*args, *where_args, limit]).fetchall())
+
+
+def _any_row(
+    conn: sqlite3.Connection,
+    inner: str,
+    args: list[Any],
+    sort: Sequence[SortKey],
+    values: list[Any],
+    backwards: bool,
+) -> bool:
+    return bool(_rows(conn, inner, args, sort, values, backwards, 1))
+
+
+def _values(row: tuple[Any, ...]) -> list[Any]:
+    """A row (rid, k0..kn) as cursor values (k0..kn, rid)."""
+    return [*row[1:], row[0]]
+
+
+def _beyond(sort: Sequence[SortKey], values: list[Any], backwards: bool) -> tuple[str, list[Any]]:
+    """Rows after (or, backwards, before) (k0..kn, rid) = values in the page order."""
+    *key_values, rid = values
+    alternatives: list[str] = []
+    args: list[Any] = []
+    for n in range(len(sort) + 1):
+        equal = [f"k{m} = ?" for m in range(n)]
+        args.extend(key_values[:n])
+        if n < len(sort):
+            later = sort[n].descending == backwards  # ascending forwards: greater
+            equal.append(f"k{n} {'>' if later else '<'} ?")
+            args.append(key_values[n])
+        else:
+            equal.append(f"rid {'<' if backwards else '>'} ?")
+            args.append(rid)
+        alternatives.append("(" + " AND ".join(equal) + ")")
+    return "(" + " OR ".join(alternatives) + ")", args
+
+
+def _encode(direction: str, row: tuple[Any, ...]) -> str:
+    data = orjson.dumps([direction, *_values(row)])
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _decode(cursor: str, keys: int) -> tuple[str, list[Any]]:
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        values = None
+    if (
+        not isinstance(values, list)
+        or len(values) != keys + 2
+        or values[0] not in ("n", "p")
+        or not isinstance(values[-1], int)
+        or not all(isinstance(v, str | int | float) for v in values)
+    ):
+        raise bad_request(f"_cursor={cursor} is not a cursor this server gave out", "_cursor")
+    return values[0], values[1:]
+
+
+def included(
+    conn: sqlite3.Connection,
+    keys: SearchKeys,
+    reference_bits: dict[str, int],
+    matches: Sequence[StoredVersion],
+    includes: Sequence[Include],
+    revincludes: Sequence[Include],
+    limit: int,
+) -> list[StoredVersion]:
+    """See Storage.include. `reference_bits`: per type, the bits of all its reference
+    parameters (for `*`)."""
+    seen = {(v.resource_type, v.id) for v in matches}
+    out: list[StoredVersion] = []
+    frontier = list(matches)
+    for round_number in range(ITERATE_ROUNDS + 1):
+        first = round_number == 0
+        found: list[StoredVersion] = []
+        for include in includes:
+            if first or include.iterate:
+                found += _forward(conn, keys, reference_bits, frontier, include)
+        for include in revincludes:
+            if first or include.iterate:
+                found += _reverse(conn, keys, reference_bits, frontier, include)
+        fresh = []
+        for version in found:
+            key = (version.resource_type, version.id)
+            if key not in seen:
+                seen.add(key)
+                fresh.append(version)
+        out.extend(fresh)
+        if len(out) >= limit:
+            return out[:limit]
+        if not fresh or not any(i.iterate for i in (*includes, *revincludes)):
+            break
+        frontier = fresh
+    return out
+
+
+def _bits(keys: SearchKeys, reference_bits: dict[str, int], source: str, include: Include) -> int:
+    if include.param is None:
+        return reference_bits.get(source, 0)
+    return keys.param(source, include.param).bit
+
+
+def _ids_by_type(versions: Sequence[StoredVersion]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for version in versions:
+        grouped.setdefault(version.resource_type, []).append(version.id)
+    return grouped
+
+
+def _forward(
+    conn: sqlite3.Connection,
+    keys: SearchKeys,
+    reference_bits: dict[str, int],
+    sources: Sequence[StoredVersion],
+    include: Include,
+) -> list[StoredVersion]:
+    ids = _ids_by_type(sources).get(include.source)
+    bits = _bits(keys, reference_bits, include.source, include)
+    if not ids or not bits:
+        return []
+    marks = ", ".join("?" * len(ids))
+    target = " AND i.target_type = ?" if include.target else " AND i.target_type != ''"
+    args: list[Any] = [include.source, *ids, bits]
+    if include.target:
+        args.append(include.target)
+    targets = conn.execute(
+        "SELECT DISTINCT i.target_type, i.target_id FROM resource s"
+        " JOIN idx_reference i ON i.rid = s.rid"
+        f" WHERE s.type = ? AND s.id IN ({marks}) AND i.params & ?{target}",
+        args,
+    ).fetchall()
+    out = []
+    for target_type, target_id in targets:
+        row = conn.execute(
+            f"SELECT {VERSION_COLUMNS} FROM resource r JOIN version v ON v.seq = r.seq"
+            " WHERE r.type = ? AND r.id = ? AND r.deleted = 0",
+            (target_type, target_id),
+        ).fetchone()
+        if row is not None:
+            out.append(row_to_version(row))
+    return out
+
+
+def _reverse(
+    conn: sqlite3.Connection,
+    keys: SearchKeys,
+    reference_bits: dict[str, int],
+    targets: Sequence[StoredVersion],
+    include: Include,
+) -> list[StoredVersion]:
+    bits = _bits(keys, reference_bits, include.source, include)
+    if not bits:
+        return []
+    out: list[StoredVersion] = []
+    for target_type, ids in _ids_by_type(targets).items():
+        if include.target is not None and include.target != target_type:
+            continue
+        marks = ", ".join("?" * len(ids))
+        rows = conn.execute(
+            f"SELECT {VERSION_COLUMNS} FROM resource r JOIN version v ON v.seq = r.seq"
+            " WHERE r.rid IN (SELECT i.rid FROM idx_reference i"
+            f" WHERE i.t = ? AND i.target_id IN ({marks}) AND i.target_type = ?"
+            " AND i.params & ?) AND r.deleted = 0 ORDER BY r.rid",
+            [keys.type_key(include.source), *ids, target_type, bits],
+        ).fetchall()
+        out.extend(row_to_version(row) for row in rows)
+    return out

@@ -1,0 +1,69 @@
+"""From one outbox event to the subscription events it makes.
+
+Reads the version the event names (and the one before it, which triggers compare with),
+and tests it against every subscription interested in the resource type. Index entries
+are extracted only when a test needs them, once per version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+from fhir_server.search.indexer import Indexer
+from fhir_server.storage.port import (
+    MatchedEvent,
+    RequestContext,
+    Storage,
+    StoredVersion,
+    SubscriptionState,
+)
+from fhir_server.subscriptions.access import may_see
+from fhir_server.subscriptions.spec import SubscriptionSpec
+from fhir_server.subscriptions.triggers import Change, Version, is_event
+
+_SYSTEM = RequestContext(principal="subscriptions")
+
+
+def _body(version: StoredVersion | None) -> dict[str, Any] | None:
+    if version is None or version.deleted or version.data is None:
+        return None
+    body: dict[str, Any] = orjson.loads(version.data)
+    return body
+
+
+async def match_event(
+    storage: Storage,
+    indexer: Indexer,
+    row: dict[str, Any],
+    select: Callable[[Change], Iterable[tuple[SubscriptionSpec, SubscriptionState]]],
+) -> list[MatchedEvent]:
+    """The events one outbox row makes for the subscriptions `select` names for it."""
+    rtype, rid, number = row["type"], row["id"], row["version"]
+    current = await storage.vread(_SYSTEM, rtype, rid, number)
+    previous = await storage.vread(_SYSTEM, rtype, rid, number - 1) if number > 1 else None
+    before, after = _body(previous), _body(current)
+    if row["method"] == "DELETE":
+        interaction = "delete"
+    elif before is None:
+        interaction = "create"
+    else:
+        interaction = "update"
+    change = Change(
+        interaction,
+        Version(before, previous.last_updated if previous else "", indexer.extract),
+        Version(after, current.last_updated if current else "", indexer.extract),
+    )
+    found: list[MatchedEvent] = []
+    for spec, state in select(change):
+        if row["seq"] <= state.start_seq:
+            continue  # a change from before the subscription started
+        if not may_see(state, rtype, after if after is not None else before):
+            continue
+        if is_event(spec, rtype, change):
+            found.append(
+                MatchedEvent(spec.id, row["seq"], rtype, rid, number, row["method"], row["at"])
+            )
+    return found

@@ -1,0 +1,437 @@
+"""The subscription service: matches the outbox against subscriptions and runs deliveries.
+
+One matcher task reads the outbox in order from a durable cursor (woken by the store after
+each commit, and once a second in case a wake-up was missed), keeps the topics and
+subscriptions it reads there up to date, and stores the events it finds, numbered per
+subscription, together with the new cursor in one commit. Deliveries read those events.
+A crash anywhere loses nothing: what was matched is stored, what was not is matched again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import aiohttp
+import orjson
+
+from fhir_server.outcome import FhirError
+from fhir_server.runtime import Runtime
+from fhir_server.search.indexer import Indexer
+from fhir_server.storage.port import (
+    MatchedEvent,
+    RequestContext,
+    StateChange,
+    StoredVersion,
+    SubscriptionEvent,
+    SubscriptionState,
+    Transaction,
+)
+from fhir_server.subscriptions import channels
+from fhir_server.subscriptions.candidates import CandidateIndex
+from fhir_server.subscriptions.delivery import Delivery, Host, Retry
+from fhir_server.subscriptions.matcher import match_event
+from fhir_server.subscriptions.notifications import Status, notification_bundle
+from fhir_server.subscriptions.spec import SpecError, SubscriptionSpec, read_spec
+from fhir_server.subscriptions.topics import (
+    PROFILES_DIR,
+    TOPIC_CODE,
+    TOPIC_CODE_SYSTEM,
+    TopicRegistry,
+    topics_in_folder,
+)
+from fhir_server.subscriptions.triggers import Change
+from fhir_server.subscriptions.websocket import SocketDelivery, Sockets
+from fhir_server.waiting import wait_event
+
+log = logging.getLogger(__name__)
+
+SYSTEM = RequestContext(principal="subscriptions")
+_BATCH = 256
+_POLL_SECONDS = 1.0
+_FLUSH_SECONDS = 0.2
+
+_RUNNING: dict[int, SubscriptionService] = {}
+
+
+def running(runtime: Runtime) -> SubscriptionService | None:
+    """The service of a runtime, while it runs (for the websocket endpoint)."""
+    return _RUNNING.get(id(runtime))
+
+
+def server_base(runtime: Runtime) -> str:
+    """The base URL notifications name resources by (no request to derive it from)."""
+    settings = runtime.settings
+    return settings.base_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+
+
+class SubscriptionService(Host):
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.storage = runtime.storage
+        self.settings = runtime.settings
+        self.base = server_base(runtime)
+        self.topics = TopicRegistry(
+            runtime.definitions, topics_in_folder(PROFILES_DIR, runtime.definitions)
+        )
+        self.indexer = Indexer(runtime.definitions, base_url=runtime.settings.base_url or None)
+        self.retry = Retry(
+            self.settings.subscription_retry_base,
+            self.settings.subscription_retry_max,
+            self.settings.subscription_error_after,
+        )
+        self.specs: dict[str, SubscriptionSpec] = {}
+        self.deliveries: dict[str, Delivery] = {}
+        self._candidates = CandidateIndex()
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unwatch: Any = None
+        self._client: aiohttp.ClientSession | None = None
+        self._in_flight = asyncio.Semaphore(self.settings.subscription_max_in_flight)
+        self.sockets = Sockets(self.settings.subscription_ws_token_seconds)
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._client = channels.client(self.settings.subscription_max_in_flight)
+        await self._load_topics()
+        await self._load_subscriptions()
+
+        def committed() -> None:  # in the store's writer thread
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(self._wake.set)
+
+        self._unwatch = self.storage.watch_commits(committed)
+        self._tasks = [
+            asyncio.create_task(self._match_loop(), name="subscription-matcher"),
+            asyncio.create_task(self._flush_loop(), name="subscription-flusher"),
+        ]
+        _RUNNING[id(self.runtime)] = self
+
+    async def stop(self) -> None:
+        _RUNNING.pop(id(self.runtime), None)
+        if self._unwatch is not None:
+            self._unwatch()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(d.stop() for d in self.deliveries.values()))
+        with contextlib.suppress(Exception):
+            await self._flush()
+        if self._client is not None:
+            await self._client.close()
+
+    async def _load_topics(self) -> None:
+        criteria = [("code", f"{TOPIC_CODE_SYSTEM}|{TOPIC_CODE}")]
+        for version in await self._all("Basic", criteria):
+            self.topics.stored("Basic", version.id, _body(version))
+
+    async def _load_subscriptions(self) -> None:
+        cursor = await self.storage.subscription_cursor()
+        states = {s.id: s for s in await self.storage.subscription_states()}
+        subscriptions = await self._all("Subscription", [])
+        if cursor == 0 and not states:
+            # the first start on this store: changes from before are no events, and
+            # subscriptions stored before start now
+            latest = await self._latest_seq()
+            for version in subscriptions:
+                states[version.id] = await self.storage.subscription_open(
+                    version.id, latest, "requested", RequestContext()
+                )
+            await self.storage.subscription_record(latest, [])
+        # a subscription without state was created after the cursor: the matcher opens it
+        # when it reaches that change (so no earlier change becomes its event)
+        for version in subscriptions:
+            if version.id in states:
+                await self._register(version, states[version.id])
+
+    async def _latest_seq(self) -> int:
+        page = await self.storage.history(
+            SYSTEM, None, None, since=None, at=None, count=1, cursor=None
+        )
+        return page.versions[0].seq if page.versions else 0
+
+    async def _all(self, resource_type: str, criteria: list[tuple[str, str]]) -> list[Any]:
+        found: list[Any] = []
+        cursor: str | None = None
+        while True:
+            page = await self.storage.search(
+                SYSTEM, resource_type, criteria, count=500, cursor=cursor, total=False
+            )
+            found += page.versions
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
+
+    # subscriptions -----------------------------------------------------------------------
+
+    async def _register(self, version: StoredVersion, state: SubscriptionState) -> None:
+        resource = _body(version)
+        if resource is None:
+            return
+        try:
+            spec = read_spec(
+                resource, self.runtime.definitions, self.topics, self.settings, self.base
+            )
+        except SpecError as exc:
+            log.warning("Subscription/%s cannot run: %s", version.id, exc)
+            return
+        await self._install(spec, state)
+
+    async def _install(self, spec: SubscriptionSpec, state: SubscriptionState) -> None:
+        """Run a subscription, or let its running delivery go on with the new settings
+        (a new delivery only when the channel type changed, after the old one stopped, so
+        that two never send at once)."""
+        delivery = self.deliveries.get(spec.id)
+        if delivery is not None and delivery.spec.channel != spec.channel:
+            await self._forget(spec.id)
+            delivery = None
+        self.specs[spec.id] = spec
+        self._candidates.add(spec)
+        if delivery is None:
+            delivery = self._make_delivery(spec, state)
+            self.deliveries[spec.id] = delivery
+            delivery.start()
+        else:
+            delivery.reconfigure(spec, state)
+
+    def _make_delivery(self, spec: SubscriptionSpec, state: SubscriptionState) -> Delivery:
+        if spec.channel == "websocket":
+            return SocketDelivery(spec, state, self, self.retry)
+        return Delivery(spec, state, self, self.retry)
+
+    async def _forget(self, sid: str) -> None:
+        self.specs.pop(sid, None)
+        self._candidates.remove(sid)
+        delivery = self.deliveries.pop(sid, None)
+        if delivery is not None:
+            await delivery.stop()
+
+    async def _subscription_changed(self, row: dict[str, Any]) -> None:
+        sid = row["id"]
+        version = await self.storage.vread(SYSTEM, "Subscription", sid, row["version"])
+        resource = _body(version)
+        if resource is None:
+            await self._forget(sid)
+            await self.storage.subscription_close(sid)
+            return
+        owner = RequestContext(principal=row["principal"], organisation=row["organisation"])
+        try:
+            spec = read_spec(
+                resource, self.runtime.definitions, self.topics, self.settings, self.base
+            )
+        except SpecError as exc:
+            await self._forget(sid)
+            # the reason shows in $status; the resource stays as its client wrote it
+            await self.storage.subscription_open(sid, row["seq"], "error", owner)
+            await self.storage.subscription_change(
+                [StateChange(sid, status="error", error=str(exc))]
+            )
+            return
+        state = await self.storage.subscription_state(sid)
+        status = _next_status(spec, state.status if state is not None else None)
+        state = await self.storage.subscription_open(sid, row["seq"], status, owner)
+        await self._install(spec, state)
+
+    # matching ------------------------------------------------------------------------------
+
+    async def _match_loop(self) -> None:
+        cursor = await self.storage.subscription_cursor()
+        saved = cursor
+        while True:
+            await wait_event(self._wake, _POLL_SECONDS)
+            self._wake.clear()
+            try:
+                cursor, saved = await self._match_from(cursor, saved)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("subscription matching failed; retrying from seq %d", saved)
+                cursor = saved
+                await asyncio.sleep(_POLL_SECONDS)
+
+    async def _match_from(self, cursor: int, saved: int) -> tuple[int, int]:
+        while True:
+            rows = await self.storage.outbox_after(cursor, _BATCH)
+            if not rows:
+                return cursor, saved
+            pending: list[MatchedEvent] = []
+            for row in rows:
+                rtype = row["type"]
+                if rtype == "Subscription":
+                    await self._save(row["seq"] - 1, pending)
+                    pending = []
+                    await self._subscription_changed(row)
+                    continue
+                if rtype == "Basic":
+                    version = await self.storage.vread(SYSTEM, "Basic", row["id"], row["version"])
+                    self.topics.stored("Basic", row["id"], _body(version))
+                if self._candidates.wants(rtype):
+                    pending += await match_event(self.storage, self.indexer, row, self._select)
+            cursor = rows[-1]["seq"]
+            if pending or cursor - saved > 10_000:
+                await self._save(cursor, pending)
+                saved = cursor
+
+    def _select(self, change: Change) -> list[tuple[SubscriptionSpec, SubscriptionState]]:
+        """The running subscriptions a change may concern (candidates.py)."""
+        side = change.current if change.current.resource is not None else change.previous
+        entries = side.entries()
+        rtype = str((side.resource or {}).get("resourceType", ""))
+        chosen = []
+        for sid in self._candidates.select(rtype, [entries] if entries is not None else []):
+            delivery = self.deliveries.get(sid)
+            if delivery is not None and delivery.status != "off" and sid in self.specs:
+                chosen.append((self.specs[sid], delivery.owner))
+        return chosen
+
+    async def _save(self, through: int, pending: list[MatchedEvent]) -> None:
+        if not pending:
+            return
+        stored = await self.storage.subscription_record(through, pending)
+        by_subscription: dict[str, list[SubscriptionEvent]] = {}
+        for event in stored:
+            by_subscription.setdefault(event.subscription, []).append(event)
+        for sid, events in by_subscription.items():
+            delivery = self.deliveries.get(sid)
+            if delivery is not None:
+                delivery.wake(events)
+
+    # Host: what deliveries call -----------------------------------------------------------
+
+    async def events(self, sid: str, first: int, limit: int) -> list[SubscriptionEvent]:
+        return await self.storage.subscription_events(sid, first, None, limit)
+
+    def status_of(self, spec: SubscriptionSpec, delivery: Delivery) -> Status:
+        return Status(
+            subscription_url=f"{self.base}/Subscription/{spec.id}",
+            topic=spec.topic.url if spec.topic is not None else None,
+            status=delivery.status,
+            events_since_start=delivery.events,
+            error=delivery.error,
+        )
+
+    async def send(
+        self, spec: SubscriptionSpec, status: Status, kind: str, events: list[SubscriptionEvent]
+    ) -> None:
+        body = await self.notification_body(spec, status, kind, events)
+        if spec.channel == "websocket":
+            await self.sockets.send(spec.id, (body or b"").decode())
+            return
+        if spec.endpoint is None or self._client is None:
+            raise channels.DeliveryFailed("the subscription has no endpoint")
+        timeout = min(
+            spec.timeout or self.settings.subscription_timeout, self.settings.subscription_timeout
+        )
+        async with self._in_flight:
+            await channels.post(self._client, spec, body, timeout)
+
+    async def notification_body(
+        self, spec: SubscriptionSpec, status: Status, kind: str, events: list[SubscriptionEvent]
+    ) -> bytes | None:
+        if spec.topic is None:
+            return await self._classic_body(spec, events)
+        versions: dict[int, StoredVersion | None] = {}
+        if spec.content == "full-resource":
+            for event in events:
+                versions[event.number] = await self.storage.vread(
+                    SYSTEM, event.resource_type, event.id, event.version
+                )
+        bundle = notification_bundle(spec, status, kind, events, versions, self.base)
+        return orjson.dumps(bundle)
+
+    async def _classic_body(
+        self, spec: SubscriptionSpec, events: list[SubscriptionEvent]
+    ) -> bytes | None:
+        """R4: no payload sends an empty POST; a payload sends the resource."""
+        if spec.mime is None or not events:
+            return None
+        event = events[-1]
+        version = await self.storage.vread(SYSTEM, event.resource_type, event.id, event.version)
+        return version.data if version is not None else None
+
+    async def set_status(self, delivery: Delivery, status: str, error: str | None) -> None:
+        """A change that delivery made (handshake done, endpoint failing or back)."""
+        delivery.status = status
+        delivery.error = error
+        await self.storage.subscription_change(
+            [StateChange(delivery.id, status=status, error=error)]
+        )
+        await self._mirror(delivery.id, status, error)
+
+    def delivered(self, delivery: Delivery) -> None:
+        self._dirty.add(delivery.id)
+
+    # saving --------------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(_FLUSH_SECONDS)
+            try:
+                await self._flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not save subscription delivery marks")
+
+    async def _flush(self) -> None:
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        changes = [
+            StateChange(sid, delivered=self.deliveries[sid].delivered)
+            for sid in dirty
+            if sid in self.deliveries
+        ]
+        try:
+            await self.storage.subscription_change(changes)
+        except BaseException:
+            self._dirty |= dirty
+            raise
+
+    async def _mirror(self, sid: str, status: str, error: str | None) -> None:
+        """Show the status on the Subscription resource itself (R4 clients read it there)."""
+
+        async def job(tx: Transaction) -> None:
+            current = await tx.read("Subscription", sid)
+            body = _body(current)
+            if body is None:
+                return
+            if body.get("status") == status and body.get("error") == error:
+                return
+            body["status"] = status
+            if error:
+                body["error"] = error
+            else:
+                body.pop("error", None)
+            await tx.write("Subscription", sid, body, "PUT")
+
+        try:
+            await self.storage.run(SYSTEM, job)
+        except FhirError as exc:
+            log.warning("could not show the status of Subscription/%s: %s", sid, exc)
+
+
+def _next_status(spec: SubscriptionSpec, current: str | None) -> str:
+    """The delivery status after a client created or changed a Subscription."""
+    if spec.declared_status == "off":
+        return "off"
+    handshake = spec.topic is not None and spec.channel == "rest-hook"
+    if current in (None, "off") or spec.declared_status == "requested":
+        return "requested" if handshake else "active"
+    return current
+
+
+def _body(version: StoredVersion | None) -> dict[str, Any] | None:
+    if version is None or version.deleted or version.data is None:
+        return None
+    body: dict[str, Any] = orjson.loads(version.data)
+    return body
+
+
+def create(runtime: Runtime) -> SubscriptionService:
+    return SubscriptionService(runtime)

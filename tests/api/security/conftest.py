@@ -1,0 +1,37 @@
+"""An app in process with security on (the secure default), on a fresh store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from fhir_server.app import create_app
+from fhir_server.config import Settings
+from tests.support.smart import bearer, server_token
+
+BASE = "http://testserver"
+TOKEN_URL = f"{BASE}/auth/token"
+
+
+@pytest.fixture
+def secure_settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", max_body_bytes=1_000_000, insecure_no_auth=False)
+
+
+@pytest.fixture
+def secure(secure_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(secure_settings), base_url=BASE) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def token_for(secure_settings: Settings):  # type: ignore[no-untyped-def]
+    """Headers carrying a token of the server's issuer with these scopes."""
+
+    def make(scopes: str, **kw: object) -> dict[str, str]:
+        return bearer(server_token(secure_settings.data_dir, scopes, **kw))  # type: ignore[arg-type]
+
+    return make

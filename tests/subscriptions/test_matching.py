@@ -1,0 +1,94 @@
+"""In-memory matching of a search plan finds exactly what the store's search finds."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+import pytest
+
+from fhir_server.definitions import load_definitions
+from fhir_server.search.criteria import parse_criteria
+from fhir_server.search.indexer import Indexer
+from fhir_server.search.matching import matches, plan_params
+from fhir_server.storage.port import RequestContext, StoredVersion, Transaction
+from fhir_server.storage.sqlite import SqliteStorage
+from tests.conftest import read_tgz_json, shared_path
+
+TYPES = ("Patient", "Observation", "Encounter", "Communication", "ValueSet")
+CRITERIA: list[tuple[str, str]] = [
+    ("Patient", "gender=female"),
+    ("Patient", "gender:not=female"),
+    ("Patient", "name=pet"),
+    ("Patient", "name:exact=Peter"),
+    ("Patient", "name:contains=ete"),
+    ("Patient", "birthdate=ge1970&birthdate=lt1990"),
+    ("Patient", "birthdate=1974-12-25"),
+    ("Patient", "birthdate=sa1960,eb1940"),
+    ("Patient", "identifier=urn:oid:1.2.36.146.595.217.0.1|12345"),
+    ("Patient", "identifier=|12345"),
+    ("Patient", "active=true"),
+    ("Patient", "email:missing=false"),
+    ("Patient", "organization=Organization/1"),
+    ("Patient", "general-practitioner:missing=true"),
+    ("Patient", "_id=example,pat1"),
+    ("Patient", "_lastUpdated=gt2000-01-01"),
+    ("Observation", "code=http://loinc.org|29463-7"),
+    ("Observation", "code:text=body"),
+    ("Observation", "value-quantity=gt100"),
+    ("Observation", "value-quantity=ap185||lbs"),
+    ("Observation", "value-quantity=lt10|http://unitsofmeasure.org|mmol/L"),
+    ("Observation", "subject=Patient/example&status=final"),
+    ("Observation", "date=le2013-04-02"),
+    ("Observation", "category=vital-signs"),
+    ("Encounter", "status=finished,in-progress"),
+    ("Encounter", "subject=example"),
+    ("Encounter", "date=ap2013-03"),
+    ("Communication", "recipient:missing=false"),
+    ("Communication", "category=alert"),
+    ("ValueSet", "url:below=http://hl7.org/fhir/ValueSet"),
+    ("ValueSet", "url=http://hl7.org/fhir/ValueSet/example-extensional"),
+    ("ValueSet", "url:above=http://hl7.org/fhir/ValueSet/example-extensional/x/y"),
+]
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    archive = shared_path("examples/hl7.fhir.r4.examples-4.0.1.tgz")
+    definitions = load_definitions()
+    resources = [
+        body
+        for _, body in read_tgz_json(archive)
+        if isinstance(body, dict) and body.get("resourceType") in TYPES and body.get("id")
+    ]
+    loop = asyncio.new_event_loop()
+    store = SqliteStorage(Path(tmp_path_factory.mktemp("match")) / "s.sqlite3", definitions)
+    loop.run_until_complete(store.start())
+
+    async def job(tx: Transaction) -> list[StoredVersion]:
+        return [await tx.write(body["resourceType"], body["id"], body, "PUT") for body in resources]
+
+    versions = loop.run_until_complete(store.run(RequestContext(), job))
+    yield definitions, store, loop, versions
+    loop.run_until_complete(store.close())
+    loop.close()
+
+
+@pytest.mark.parametrize(("resource_type", "query"), CRITERIA)
+def test_matching_agrees_with_search(loaded, resource_type: str, query: str) -> None:  # type: ignore[no-untyped-def]
+    definitions, store, loop, versions = loaded
+    criteria = [tuple(part.split("=", 1)) for part in query.split("&")]
+    plan = parse_criteria(definitions, resource_type, criteria)
+    found = loop.run_until_complete(
+        store.search(RequestContext(), resource_type, criteria, count=1000)
+    )
+    expected = {v.id for v in found.versions}
+    indexer = Indexer(definitions)
+    matched = set()
+    for version in versions:
+        resource = orjson.loads(version.data)
+        if matches(plan, resource, indexer.extract(resource), version.last_updated):
+            matched.add(version.id)
+    assert matched == expected
+    assert plan_params(plan) <= {p.code for p in indexer.params(resource_type)}
