@@ -28,6 +28,9 @@ DATA_TABLES = (
     "idx_number",
     "idx_quantity",
     "idx_uri",
+    "subscription_state",
+    "subscription_event",
+    "subscription_cursor",
 )
 
 
@@ -38,10 +41,15 @@ def wanted_for_api() -> bool:
 async def _empty(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
-        exists = await conn.fetchval("SELECT to_regclass('resource') IS NOT NULL")
-        if exists:
+        # a database at an older schema version lacks the later tables until a store starts
+        tables = [
+            table
+            for table in DATA_TABLES
+            if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table)
+        ]
+        if "resource" in tables:
             await conn.execute(
-                f"TRUNCATE {', '.join(DATA_TABLES)};"
+                f"TRUNCATE {', '.join(tables)};"
                 " ALTER SEQUENCE resource_rid RESTART; ALTER SEQUENCE version_seq RESTART"
             )
     finally:

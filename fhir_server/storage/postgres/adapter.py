@@ -18,21 +18,27 @@ from typing import Any, TypeVar
 import asyncpg
 
 from fhir_server.definitions import Definitions
+from fhir_server.search.compartments import in_compartment
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
+from fhir_server.search.results import Include, SortKey
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.history_sql import cursor_number, history_query
 from fhir_server.storage.port import (
     Criteria,
     HistoryPage,
+    MatchedEvent,
     NewVersion,
     RequestContext,
     SearchResult,
+    StateChange,
     StoredVersion,
+    SubscriptionEvent,
+    SubscriptionState,
     Transaction,
 )
-from fhir_server.storage.postgres import bulk
+from fhir_server.storage.postgres import bulk, subscriptions
 from fhir_server.storage.postgres.dialect import numbered
 from fhir_server.storage.postgres.errors import RETRYABLE, TRANSIENT, unavailable
 from fhir_server.storage.postgres.outbox import OutboxReader, Watcher
@@ -41,6 +47,7 @@ from fhir_server.storage.postgres.statements import READ_CURRENT, READ_VERSION
 from fhir_server.storage.postgres.transaction import PostgresTransaction, current_versions
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import row_to_version
+from fhir_server.storage.sqlite.search_results import Fetch, Row, included, page_of, reference_bits
 from fhir_server.storage.sqlite.search_sql import compile_plan
 
 log = logging.getLogger(__name__)
@@ -79,6 +86,7 @@ class PostgresStorage:
         self._clock = MonotonicClock()
         self._pool: asyncpg.Pool | None = None
         self._keys: SearchKeys | None = None
+        self._reference_bits: dict[str, int] = {}
         self._outbox: OutboxReader | None = None
         self._watcher: Watcher | None = None
 
@@ -90,6 +98,9 @@ class PostgresStorage:
             self._keys = await prepare(conn, self._definitions, self._indexer)
         finally:
             await conn.close()
+        self._reference_bits = reference_bits(
+            self._keys, self._indexer.indexed, self._definitions.resource_types
+        )
         self._pool = await asyncpg.create_pool(
             self._url,
             min_size=self._pool_min,
@@ -98,7 +109,7 @@ class PostgresStorage:
             timeout=self._connect_timeout,
         )
         self._outbox = OutboxReader(self._pool)
-        self._watcher = Watcher(self._url, self._connect_timeout)
+        self._watcher = Watcher(self._url, self._connect_timeout, asyncio.get_running_loop())
 
     async def close(self) -> None:
         if self._watcher is not None:
@@ -177,21 +188,46 @@ class PostgresStorage:
         count: int,
         cursor: str | None = None,
         total: bool = True,
+        sort: Sequence[SortKey] = (),
+        compartment: tuple[str, str] | None = None,
     ) -> SearchResult:
         plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
-        sql, args = compile_plan(plan, self.keys)
-        after = cursor_number(cursor) or 0
+        if compartment is not None:
+            plan = in_compartment(self._definitions, plan, *compartment)
+        keys = self.keys
         async with self._connection() as conn:
-            # rids only grow, so a page boundary never moves while others write
-            rows = await conn.fetch(
-                numbered(f"{sql} AND r.rid > ? ORDER BY r.rid LIMIT ?"), *args, after, count + 1
+            rids, next_cursor, previous_cursor = await page_of(
+                _fetch(conn), plan, keys, sort, count, cursor
             )
-            versions = await current_versions(conn, [r[0] for r in rows[:count]])
+            versions = await current_versions(conn, rids)
             matched = None
             if total:
-                matched = await conn.fetchval(numbered(f"SELECT count(*) FROM ({sql}) q"), *args)
-        next_cursor = str(rows[count - 1][0]) if len(rows) > count and count else None
-        return SearchResult(versions=versions, total=matched, next_cursor=next_cursor)
+                sql, args = compile_plan(plan, keys)
+                matched = await conn.fetchval(
+                    numbered(f"SELECT count(*) FROM ({sql}) matched"), *args
+                )
+        return SearchResult(versions, matched, next_cursor, previous_cursor)
+
+    async def include(
+        self,
+        ctx: RequestContext,
+        matches: Sequence[StoredVersion],
+        includes: Sequence[Include],
+        revincludes: Sequence[Include],
+        limit: int,
+    ) -> list[StoredVersion]:
+        if not matches or not (includes or revincludes):
+            return []
+        async with self._connection() as conn:
+            return await included(
+                _fetch(conn),
+                self.keys,
+                self._reference_bits,
+                matches,
+                includes,
+                revincludes,
+                limit,
+            )
 
     # writes ------------------------------------------------------------------------------
 
@@ -237,7 +273,12 @@ class PostgresStorage:
                 await transaction.rollback()
             raise
         await transaction.commit()
+        self._committed()
         return result
+
+    def _committed(self) -> None:
+        if self._watcher is not None:
+            self._watcher.committed()
 
     # outbox ------------------------------------------------------------------------------
 
@@ -250,8 +291,67 @@ class PostgresStorage:
             raise unavailable(exc) from exc
 
     def watch_commits(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Calls `callback` (on this event loop) after every commit, in any process, that
-        added outbox events, and once after the watch reconnected (events may have been
-        missed meanwhile). Returns the function that stops the calls."""
+        """Calls `callback` (on this event loop) after every commit of this process, after
+        every commit in another process that added outbox events (NOTIFY), and once after
+        the watch reconnected (events may have been missed meanwhile). Returns the function
+        that stops the calls."""
         assert self._watcher is not None, "storage not started"
         return self._watcher.add(callback)
+
+    # subscription delivery state ---------------------------------------------------------
+
+    async def subscription_cursor(self) -> int:
+        async with self._connection() as conn:
+            return await subscriptions.cursor(conn)
+
+    async def subscription_record(
+        self, through: int, events: Sequence[MatchedEvent]
+    ) -> list[SubscriptionEvent]:
+        async with self._connection() as conn, conn.transaction():
+            stored = await subscriptions.record(conn, through, events)
+        self._committed()
+        return stored
+
+    async def subscription_open(
+        self, sid: str, start_seq: int, status: str, owner: RequestContext
+    ) -> SubscriptionState:
+        now = self._clock.now()
+        async with self._connection() as conn:
+            opened = await subscriptions.open_state(conn, sid, start_seq, status, owner, now)
+        self._committed()
+        return opened
+
+    async def subscription_close(self, sid: str) -> None:
+        async with self._connection() as conn, conn.transaction():
+            await subscriptions.close(conn, sid)
+        self._committed()
+
+    async def subscription_change(self, changes: Sequence[StateChange]) -> None:
+        if changes:
+            now = self._clock.now()
+            async with self._connection() as conn, conn.transaction():
+                await subscriptions.change(conn, changes, now)
+            self._committed()
+
+    async def subscription_states(self) -> list[SubscriptionState]:
+        async with self._connection() as conn:
+            return await subscriptions.states(conn)
+
+    async def subscription_state(self, sid: str) -> SubscriptionState | None:
+        async with self._connection() as conn:
+            return await subscriptions.state(conn, sid)
+
+    async def subscription_events(
+        self, sid: str, first: int, last: int | None, limit: int
+    ) -> list[SubscriptionEvent]:
+        async with self._connection() as conn:
+            return await subscriptions.events(conn, sid, first, last, limit)
+
+
+def _fetch(conn: asyncpg.Connection) -> Fetch:
+    """The shared search SQL (`?` placeholders) on an asyncpg connection."""
+
+    async def fetch(sql: str, args: list[Any]) -> list[Row]:
+        return [tuple(row) for row in await conn.fetch(numbered(sql), *args)]
+
+    return fetch

@@ -79,9 +79,10 @@ class OutboxReader:
 class Watcher:
     """One LISTEN connection per process, opened when the first callback is added."""
 
-    def __init__(self, url: str, connect_timeout: float) -> None:
+    def __init__(self, url: str, connect_timeout: float, loop: asyncio.AbstractEventLoop) -> None:
         self._url = url
         self._connect_timeout = connect_timeout
+        self._loop = loop  # the store's: callbacks may be added from outside it
         self._callbacks: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -89,13 +90,17 @@ class Watcher:
     def add(self, callback: Callable[[], None]) -> Callable[[], None]:
         self._callbacks.append(callback)
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._listen())
+            self._task = self._loop.create_task(self._listen())
 
         def remove() -> None:
             if callback in self._callbacks:
                 self._callbacks.remove(callback)
 
         return remove
+
+    def committed(self) -> None:
+        """A commit of this process: its watchers need not wait for the notification."""
+        self._fire()
 
     def _fire(self, *_: Any) -> None:
         for callback in list(self._callbacks):

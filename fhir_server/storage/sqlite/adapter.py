@@ -42,10 +42,15 @@ from fhir_server.storage.sqlite.queries import (
     row_to_version,
 )
 from fhir_server.storage.sqlite.reindex import prepare_index
-from fhir_server.storage.sqlite.search_results import included, page_of
+from fhir_server.storage.sqlite.search_results import (
+    included,
+    page_of,
+    reference_bits,
+    sqlite_fetch,
+)
 from fhir_server.storage.sqlite.search_sql import compile_plan
 from fhir_server.storage.sqlite.transaction import SqliteTransaction
-from fhir_server.storage.sqlite.writer import Writer
+from fhir_server.storage.sqlite.writer import Writer, drive
 
 T = TypeVar("T")
 
@@ -88,14 +93,9 @@ class SqliteStorage:
         apply_schema(write_conn)
         # before any job runs: a rebuild must not interleave with writes
         self._keys = prepare_index(write_conn, self._definitions, self._indexer)
-        self._reference_bits = {
-            rtype: sum(
-                self._keys.param(rtype, code).bit
-                for code, kind, _ in self._indexer.indexed(rtype)
-                if kind == "reference"
-            )
-            for rtype in self._definitions.resource_types
-        }
+        self._reference_bits = reference_bits(
+            self._keys, self._indexer.indexed, self._definitions.resource_types
+        )
         write_conn.execute("PRAGMA wal_autocheckpoint=0")
         # when the log starts over, a file grown under a burst is cut back to 64 MB
         write_conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
@@ -232,12 +232,14 @@ class SqliteStorage:
         keys = self._keys
 
         def work(conn: sqlite3.Connection) -> SearchResult:
-            rids, next_cursor, previous_cursor = page_of(conn, plan, keys, sort, count, cursor)
+            rids, next_cursor, previous_cursor = drive(
+                page_of(sqlite_fetch(conn), plan, keys, sort, count, cursor)
+            )
             versions = current_versions(conn, rids)
             matched = None
             if total:
                 sql, args = compile_plan(plan, keys)
-                (matched,) = conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone()
+                (matched,) = conn.execute(f"SELECT count(*) FROM ({sql}) matched", args).fetchone()
             return SearchResult(versions, matched, next_cursor, previous_cursor)
 
         return await self._in_reader(work)
@@ -256,7 +258,10 @@ class SqliteStorage:
         keys, bits = self._keys, self._reference_bits
 
         def work(conn: sqlite3.Connection) -> list[StoredVersion]:
-            return included(conn, keys, bits, matches, includes, revincludes, limit)
+            found: list[StoredVersion] = drive(
+                included(sqlite_fetch(conn), keys, bits, matches, includes, revincludes, limit)
+            )
+            return found
 
         return await self._in_reader(work)
 

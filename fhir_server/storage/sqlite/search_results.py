@@ -1,4 +1,9 @@
-"""Search pages with keyset cursors, and _include / _revinclude, on the SQLite index.
+"""Search pages with keyset cursors, and _include / _revinclude, on the index tables.
+
+Both stores run this: it builds the SQL (`?` placeholders, as search_sql.py) and hands each
+statement to the store's `fetch`. SQLite runs the coroutines on its reader thread (they
+never suspend there: writer.drive runs them); PostgreSQL awaits asyncpg, placeholders
+numbered.
 
 A page is read after the last row of the previous one (or before the first row of the
 next) by its sort values and rid (keyset paging): a resource written meanwhile lands where
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -23,6 +28,35 @@ from fhir_server.storage.port import StoredVersion
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import VERSION_COLUMNS, row_to_version
 from fhir_server.storage.sqlite.search_sql import compile_plan
+
+Row = tuple[Any, ...]
+# runs one statement (`?` placeholders) and returns all its rows as tuples
+Fetch = Callable[[str, list[Any]], Awaitable[list[Row]]]
+
+
+def sqlite_fetch(conn: sqlite3.Connection) -> Fetch:
+    """`fetch` on a SQLite connection. It never suspends: `writer.drive` runs the
+    coroutines that use it on the reader thread."""
+
+    async def fetch(sql: str, args: list[Any]) -> list[Row]:
+        return list(conn.execute(sql, args).fetchall())
+
+    return fetch
+
+
+def reference_bits(
+    keys: SearchKeys,
+    indexed: Callable[[str], Sequence[tuple[str, str, Any]]],
+    resource_types: Iterable[str],
+) -> dict[str, int]:
+    """Per type, the bits of all its reference parameters (`_include=X:*`)."""
+    return {
+        rtype: sum(
+            keys.param(rtype, code).bit for code, kind, _ in indexed(rtype) if kind == "reference"
+        )
+        for rtype in resource_types
+    }
+
 
 _TEXT_LAST = "\U0010ffff"
 _NUMBER_LAST = 1e308
@@ -55,14 +89,14 @@ def _key_sql(key: SortKey, plan: Plan, keys: SearchKeys, args: list[Any]) -> str
         return "(SELECT v.last_updated FROM version v WHERE v.seq = r.seq)"
     table, ascending, descending = _COLUMNS[key.kind]
     param = keys.param(plan.resource_type, key.param)
-    which = "i.params & ?" if key.kind in _MASKED else "i.p = ?"
+    which = "(i.params & ?) <> 0" if key.kind in _MASKED else "i.p = ?"
     args.extend((param.bit if key.kind in _MASKED else param.id, _sentinel(key)))
     value = descending if key.descending else ascending
     return f"coalesce((SELECT {value} FROM {table} i WHERE i.rid = r.rid AND {which}), ?)"
 
 
-def page_of(
-    conn: sqlite3.Connection,
+async def page_of(
+    fetch: Fetch,
     plan: Plan,
     keys: SearchKeys,
     sort: Sequence[SortKey],
@@ -80,7 +114,7 @@ def page_of(
     base = [*column_args, *where_args]
     direction, values = ("n", None) if cursor is None else _decode(cursor, len(sort))
     backwards = direction == "p"
-    rows = _rows(conn, inner, base, sort, values, backwards, count + 1)
+    rows = await _rows(fetch, inner, base, sort, values, backwards, count + 1)
     more = len(rows) > count
     page = rows[:count]
     if backwards:
@@ -88,19 +122,20 @@ def page_of(
     if not page:
         return [], None, None
     if backwards:
-        has_before, has_after = more, _any_row(conn, inner, base, sort, _values(page[-1]), False)
+        has_before = more
+        has_after = await _any_row(fetch, inner, base, sort, _values(page[-1]), False)
     else:
         has_after = more
-        has_before = values is not None and _any_row(
-            conn, inner, base, sort, _values(page[0]), True
+        has_before = values is not None and await _any_row(
+            fetch, inner, base, sort, _values(page[0]), True
         )
     next_cursor = _encode("n", page[-1]) if has_after and count else None
     previous_cursor = _encode("p", page[0]) if has_before and count else None
     return [row[0] for row in page], next_cursor, previous_cursor
 
 
-def _rows(
-    conn: sqlite3.Connection,
+async def _rows(
+    fetch: Fetch,
     inner: str,
     args: list[Any],
     sort: Sequence[SortKey],
@@ -116,19 +151,19 @@ def _rows(
         [f"k{n}{' DESC' if key.descending != backwards else ''}" for n, key in enumerate(sort)]
         + ["rid DESC" if backwards else "rid"]
     )
-    sql = f"SELECT * FROM ({inner}){where} ORDER BY {order} LIMIT ?"
-    return list(conn.execute(sql, [*args, *where_args, limit]).fetchall())
+    sql = f"SELECT * FROM ({inner}) page{where} ORDER BY {order} LIMIT ?"
+    return await fetch(sql, [*args, *where_args, limit])
 
 
-def _any_row(
-    conn: sqlite3.Connection,
+async def _any_row(
+    fetch: Fetch,
     inner: str,
     args: list[Any],
     sort: Sequence[SortKey],
     values: list[Any],
     backwards: bool,
 ) -> bool:
-    return bool(_rows(conn, inner, args, sort, values, backwards, 1))
+    return bool(await _rows(fetch, inner, args, sort, values, backwards, 1))
 
 
 def _values(row: tuple[Any, ...]) -> list[Any]:
@@ -176,8 +211,8 @@ def _decode(cursor: str, keys: int) -> tuple[str, list[Any]]:
     return values[0], values[1:]
 
 
-def included(
-    conn: sqlite3.Connection,
+async def included(
+    fetch: Fetch,
     keys: SearchKeys,
     reference_bits: dict[str, int],
     matches: Sequence[StoredVersion],
@@ -195,10 +230,10 @@ def included(
         found: list[StoredVersion] = []
         for include in includes:
             if first or include.iterate:
-                found += _forward(conn, keys, reference_bits, frontier, include)
+                found += await _forward(fetch, keys, reference_bits, frontier, include)
         for include in revincludes:
             if first or include.iterate:
-                found += _reverse(conn, keys, reference_bits, frontier, include)
+                found += await _reverse(fetch, keys, reference_bits, frontier, include)
         fresh = []
         for version in found:
             key = (version.resource_type, version.id)
@@ -227,8 +262,8 @@ def _ids_by_type(versions: Sequence[StoredVersion]) -> dict[str, list[str]]:
     return grouped
 
 
-def _forward(
-    conn: sqlite3.Connection,
+async def _forward(
+    fetch: Fetch,
     keys: SearchKeys,
     reference_bits: dict[str, int],
     sources: Sequence[StoredVersion],
@@ -243,26 +278,25 @@ def _forward(
     args: list[Any] = [include.source, *ids, bits]
     if include.target:
         args.append(include.target)
-    targets = conn.execute(
+    targets = await fetch(
         "SELECT DISTINCT i.target_type, i.target_id FROM resource s"
         " JOIN idx_reference i ON i.rid = s.rid"
-        f" WHERE s.type = ? AND s.id IN ({marks}) AND i.params & ?{target}",
+        f" WHERE s.type = ? AND s.id IN ({marks}) AND (i.params & ?) <> 0{target}",
         args,
-    ).fetchall()
-    out = []
+    )
+    out: list[StoredVersion] = []
     for target_type, target_id in targets:
-        row = conn.execute(
+        rows = await fetch(
             f"SELECT {VERSION_COLUMNS} FROM resource r JOIN version v ON v.seq = r.seq"
             " WHERE r.type = ? AND r.id = ? AND r.deleted = 0",
-            (target_type, target_id),
-        ).fetchone()
-        if row is not None:
-            out.append(row_to_version(row))
+            [target_type, target_id],
+        )
+        out.extend(row_to_version(row) for row in rows)
     return out
 
 
-def _reverse(
-    conn: sqlite3.Connection,
+async def _reverse(
+    fetch: Fetch,
     keys: SearchKeys,
     reference_bits: dict[str, int],
     targets: Sequence[StoredVersion],
@@ -276,12 +310,12 @@ def _reverse(
         if include.target is not None and include.target != target_type:
             continue
         marks = ", ".join("?" * len(ids))
-        rows = conn.execute(
+        rows = await fetch(
             f"SELECT {VERSION_COLUMNS} FROM resource r JOIN version v ON v.seq = r.seq"
             " WHERE r.rid IN (SELECT i.rid FROM idx_reference i"
             f" WHERE i.t = ? AND i.target_id IN ({marks}) AND i.target_type = ?"
-            " AND i.params & ?) AND r.deleted = 0 ORDER BY r.rid",
+            " AND (i.params & ?) <> 0) AND r.deleted = 0 ORDER BY r.rid",
             [keys.type_key(include.source), *ids, target_type, bits],
-        ).fetchall()
+        )
         out.extend(row_to_version(row) for row in rows)
     return out

@@ -1,8 +1,8 @@
 """A search Plan as one SQLite query over the index tables.
 
     SELECT r.rid FROM resource r WHERE +r.type = ? AND r.deleted = 0
-      AND r.rid IN (SELECT i.rid FROM idx_token i WHERE i.t = ? AND ... AND i.params & ?)
-      AND EXISTS (SELECT 1 FROM idx_string i WHERE i.rid = r.rid AND i.params & ? AND ...)
+      AND r.rid IN (SELECT i.rid FROM idx_token i WHERE i.t = ? AND ... AND (i.params & ?) <> 0)
+      AND EXISTS (SELECT 1 FROM idx_string i WHERE i.rid = r.rid AND (i.params & ?) <> 0 AND ...)
 
 Each clause is one subquery on its index table, its alternatives (comma-separated values)
 ORed inside it. String, token and reference rows are keyed by the resource type's key
@@ -129,7 +129,7 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
                     bits |= keys.param(rtype, code).bit
                 alternatives.append(
                     "r.rid IN (SELECT i.rid FROM idx_reference i WHERE i.t = ?"
-                    " AND i.target_id = ? AND i.target_type = ? AND i.params & ?)"
+                    " AND i.target_id = ? AND i.target_type = ? AND (i.params & ?) <> 0)"
                 )
                 args.extend((keys.type_key(rtype), clause.focus_id, clause.compartment, bits))
             if rtype == clause.compartment:
@@ -142,7 +142,7 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
             source = clause.plan.resource_type
             where.append(
                 "r.id IN (SELECT i.target_id FROM idx_reference i"
-                f" WHERE i.rid IN ({inner}) AND i.params & ? AND i.target_type = ?)"
+                f" WHERE i.rid IN ({inner}) AND (i.params & ?) <> 0 AND i.target_type = ?)"
             )
             args.extend((*inner_args, keys.param(source, clause.param).bit, rtype))
     for query in subqueries:

@@ -1,0 +1,158 @@
+"""Subscription delivery state in PostgreSQL (tables of migrations/0002_subscriptions.sql).
+
+The statements of sqlite/subscriptions.py on an asyncpg connection. The writing ones run
+in a transaction: `record` holds the matcher's advisory lock until commit, so matchers in
+several server processes number each subscription's events one after the other, and a
+state row is locked (FOR UPDATE) while its numbers move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from fhir_server.storage.port import (
+    MatchedEvent,
+    RequestContext,
+    StateChange,
+    SubscriptionEvent,
+    SubscriptionState,
+)
+from fhir_server.storage.postgres.locks import lock_key
+
+_MATCHER = "matcher"
+MATCHER_LOCK = lock_key("subscriptions", _MATCHER)
+_STATE_COLUMNS = "id, status, start_seq, events, delivered, error, principal, organisation, changed"
+_EVENT_COLUMNS = "subscription, number, seq, type, id, version, method, at"
+
+
+async def cursor(conn: asyncpg.Connection) -> int:
+    seq = await conn.fetchval("SELECT seq FROM subscription_cursor WHERE name = $1", _MATCHER)
+    return 0 if seq is None else int(seq)
+
+
+async def record(
+    conn: asyncpg.Connection, through: int, events: Sequence[MatchedEvent]
+) -> list[SubscriptionEvent]:
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", MATCHER_LOCK)
+    numbers: dict[str, int | None] = {}
+    stored: list[SubscriptionEvent] = []
+    for event in events:
+        sid = event.subscription
+        if sid not in numbers:
+            found = await conn.fetchval(
+                "SELECT events FROM subscription_state WHERE id = $1 FOR UPDATE", sid
+            )
+            numbers[sid] = None if found is None else int(found)
+        last = numbers[sid]
+        if last is None:
+            continue  # the subscription is gone
+        number = last + 1
+        numbers[sid] = number
+        stored.append(
+            SubscriptionEvent(
+                sid,
+                number,
+                event.seq,
+                event.resource_type,
+                event.id,
+                event.version,
+                event.method,
+                event.at,
+            )
+        )
+    if stored:
+        await conn.executemany(
+            f"INSERT INTO subscription_event ({_EVENT_COLUMNS})"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            [
+                (e.subscription, e.number, e.seq, e.resource_type, e.id, e.version, e.method, e.at)
+                for e in stored
+            ],
+        )
+    updates = [(number, sid) for sid, number in numbers.items() if number is not None]
+    if updates:
+        await conn.executemany("UPDATE subscription_state SET events = $1 WHERE id = $2", updates)
+    await conn.execute(
+        "INSERT INTO subscription_cursor AS c (name, seq) VALUES ($1, $2)"
+        " ON CONFLICT (name) DO UPDATE SET seq = greatest(c.seq, excluded.seq)",
+        _MATCHER,
+        through,
+    )
+    return stored
+
+
+async def open_state(
+    conn: asyncpg.Connection,
+    sid: str,
+    start_seq: int,
+    status: str,
+    owner: RequestContext,
+    now: str,
+) -> SubscriptionState:
+    row = await conn.fetchrow(
+        f"INSERT INTO subscription_state AS s ({_STATE_COLUMNS})"
+        " VALUES ($1, $2, $3, 0, 0, NULL, $4, $5, $6)"
+        " ON CONFLICT (id) DO UPDATE SET status = excluded.status,"
+        " changed = CASE WHEN s.status = excluded.status THEN s.changed"
+        " ELSE excluded.changed END,"
+        " error = CASE WHEN s.status = excluded.status THEN s.error ELSE NULL END"
+        f" RETURNING {_STATE_COLUMNS}",
+        sid,
+        status,
+        start_seq,
+        owner.principal,
+        owner.organisation,
+        now,
+    )
+    return SubscriptionState(*row)
+
+
+async def close(conn: asyncpg.Connection, sid: str) -> None:
+    await conn.execute("DELETE FROM subscription_event WHERE subscription = $1", sid)
+    await conn.execute("DELETE FROM subscription_state WHERE id = $1", sid)
+
+
+async def change(conn: asyncpg.Connection, changes: Sequence[StateChange], now: str) -> None:
+    for item in changes:
+        if item.status is not None:
+            await conn.execute(
+                "UPDATE subscription_state SET status = $1, error = $2,"
+                " changed = CASE WHEN status = $1 THEN changed ELSE $3 END WHERE id = $4",
+                item.status,
+                item.error,
+                now,
+                item.id,
+            )
+        if item.delivered is not None:
+            await conn.execute(
+                "UPDATE subscription_state SET delivered = greatest(delivered, $1) WHERE id = $2",
+                item.delivered,
+                item.id,
+            )
+
+
+async def states(conn: asyncpg.Connection) -> list[SubscriptionState]:
+    rows = await conn.fetch(f"SELECT {_STATE_COLUMNS} FROM subscription_state ORDER BY id")
+    return [SubscriptionState(*row) for row in rows]
+
+
+async def state(conn: asyncpg.Connection, sid: str) -> SubscriptionState | None:
+    row = await conn.fetchrow(f"SELECT {_STATE_COLUMNS} FROM subscription_state WHERE id = $1", sid)
+    return None if row is None else SubscriptionState(*row)
+
+
+async def events(
+    conn: asyncpg.Connection, sid: str, first: int, last: int | None, limit: int
+) -> list[SubscriptionEvent]:
+    upper = last if last is not None else 2**62
+    rows = await conn.fetch(
+        f"SELECT {_EVENT_COLUMNS} FROM subscription_event"
+        " WHERE subscription = $1 AND number >= $2 AND number <= $3 ORDER BY number LIMIT $4",
+        sid,
+        first,
+        upper,
+        limit,
+    )
+    return [SubscriptionEvent(*row) for row in rows]
