@@ -12,11 +12,18 @@ from fhir_server.app import create_app
 from fhir_server.config import Settings
 from tests.subscriptions.receiver import Receiver, receiver
 from tests.subscriptions.topics import communication_topic, finished_topic
+from tests.support import postgres
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    database: dict[str, str] = {}
+    if postgres.wanted_for_api():  # FHIR_SERVER_TEST_STORE=postgres, as tests/conftest.py
+        url = request.getfixturevalue("postgres_url")
+        postgres.empty_store(url)
+        database["database_url"] = url
     return Settings(
+        **database,
         data_dir=tmp_path / "data",
         base_url="http://fhir.test/fhir",
         subscription_endpoint_hosts=["127.0.0.1"],
