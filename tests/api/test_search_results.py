@@ -256,3 +256,53 @@ def test_capability_statement_lists_includes(client: TestClient) -> None:
     assert "Observation:subject" not in set(
         next(r for r in resources if r["type"] == "Medication").get("searchRevInclude", [])
     )
+
+
+OBSERVATIONS = [  # id, code, valueQuantity (None: missing)
+    ("o1", "8867-4", 72.5),
+    ("o2", "29463-7", 80.0),
+    ("o3", "8867-4", None),
+    ("o4", "1234-5", 5.25),
+    ("o5", "29463-7", 80.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("value-quantity", ["o4", "o1", "o2", "o5", "o3"]),
+        ("-value-quantity", ["o2", "o5", "o1", "o4", "o3"]),
+        ("code", ["o4", "o2", "o5", "o1", "o3"]),
+        ("-code,-value-quantity", ["o1", "o3", "o2", "o5", "o4"]),
+        ("-_lastUpdated", ["o5", "o4", "o3", "o2", "o1"]),
+    ],
+)
+def test_numeric_token_and_last_updated_keys_page_both_ways(
+    client: TestClient, sort: str, expected: list[str]
+) -> None:
+    """Every kind of sort value (text, number, the missing-value sentinel, rid) survives
+    the cursor on both stores: pages forwards, then back by the previous links."""
+    for oid, code, value in OBSERVATIONS:
+        observation: dict[str, Any] = {
+            "resourceType": "Observation",
+            "id": oid,
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+        }
+        if value is not None:
+            observation["valueQuantity"] = {"value": value, "unit": "kg"}
+        _put(client, observation)
+    assert _matches(client.get(f"/Observation?_sort={sort}").json()) == expected
+    pages: list[list[str]] = []
+    bundle: dict[str, Any] | None = client.get(f"/Observation?_sort={sort}&_count=2").json()
+    while bundle is not None and len(pages) < 10:
+        pages.append(_matches(bundle))
+        last = bundle
+        bundle = _follow(client, bundle, "next")
+    assert [i for page in pages for i in page] == expected
+    back: list[list[str]] = []
+    bundle = last
+    while bundle is not None and len(back) < 10:
+        back.append(_matches(bundle))
+        bundle = _follow(client, bundle, "previous")
+    assert back == list(reversed(pages))
