@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fhir_server.definitions import load_definitions
-from fhir_server.storage.port import RequestContext, Transaction
+from fhir_server.storage.port import MatchedEvent, RequestContext, Transaction
 from fhir_server.storage.postgres import PostgresStorage
 from tests.support.postgres import fresh_database
 
@@ -89,5 +89,32 @@ def test_commits_in_another_process_wake_watchers(url: str) -> None:
         finally:
             await watcher.close()
             await writer.close()
+
+    asyncio.run(run())
+
+
+def test_events_another_process_recorded_are_not_numbered_again(url: str) -> None:
+    """Two processes' matchers that read the same outbox events number them once."""
+
+    async def run() -> None:
+        first, second = (
+            PostgresStorage(url, load_definitions()),
+            PostgresStorage(url, load_definitions()),
+        )
+        await first.start()
+        await second.start()
+        try:
+            await first.subscription_open("s", 1, "active", CTX)
+            event = MatchedEvent("s", 7, "Patient", "p", 1, "PUT", "2026-01-01T00:00:00.000000Z")
+            later = MatchedEvent("s", 9, "Patient", "q", 1, "PUT", "2026-01-01T00:00:01.000000Z")
+            assert [e.number for e in await first.subscription_record(8, [event])] == [1]
+            again = await second.subscription_record(10, [event, later])
+            assert [(e.number, e.seq) for e in again] == [(2, 9)]
+            assert await second.subscription_cursor() == 10
+            events = await first.subscription_events("s", 1, None, 10)
+            assert [(e.number, e.seq) for e in events] == [(1, 7), (2, 9)]
+        finally:
+            await first.close()
+            await second.close()
 
     asyncio.run(run())

@@ -2,8 +2,9 @@
 
 The statements of sqlite/subscriptions.py on an asyncpg connection. The writing ones run
 in a transaction: `record` holds the matcher's advisory lock until commit, so matchers in
-several server processes number each subscription's events one after the other, and a
-state row is locked (FOR UPDATE) while its numbers move.
+several server processes number each subscription's events one after the other and an
+event at or below the cursor (recorded by another process) is dropped, not numbered
+again.
 """
 
 from __future__ import annotations
@@ -36,9 +37,13 @@ async def record(
     conn: asyncpg.Connection, through: int, events: Sequence[MatchedEvent]
 ) -> list[SubscriptionEvent]:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", MATCHER_LOCK)
+    # what another process's matcher recorded meanwhile is not numbered twice
+    done = await cursor(conn)
     numbers: dict[str, int | None] = {}
     stored: list[SubscriptionEvent] = []
     for event in events:
+        if event.seq <= done:
+            continue
         sid = event.subscription
         if sid not in numbers:
             found = await conn.fetchval(
