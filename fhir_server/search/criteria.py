@@ -16,6 +16,7 @@ from typing import Any, Literal
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import FhirError, bad_request
 from fhir_server.search.dates import date_range
+from fhir_server.search.indexer import IDENTIFIER, OF_TYPE
 from fhir_server.search.numbers import implied_range, parse_decimal
 from fhir_server.search.plan import (
     PREFIXES,
@@ -107,6 +108,9 @@ def parse_criteria(
             raise bad_request(f"Search parameter '{name}' has no value", name)
         if code == "_has":
             clauses.append(context.has_clause(name, value))
+            continue
+        if code == "_list":
+            clauses.append(_list_clause(name, modifier, value))
             continue
         head, dot, rest = name.partition(".")
         if dot:
@@ -221,11 +225,15 @@ class _Context:
 
     def reference_clause(
         self, name: str, code: str, modifier: str, value: str, definition: dict[str, Any]
-    ) -> ReferenceClause:
+    ) -> ReferenceClause | TokenClause:
         targets = [t for t in definition.get("target", []) if isinstance(t, str)]
         resource_types = self.definitions.resource_types
+        if modifier == "identifier":
+            # the reference's identifier, indexed as the token row `code:identifier`
+            tokens = tuple(_token(name, raw) for raw in _split(value, ","))
+            return TokenClause(f"{code}{IDENTIFIER}", tokens)
         if modifier and modifier not in resource_types:
-            if modifier in ("identifier", "above", "below"):
+            if modifier in ("above", "below"):
                 raise bad_request(f"Modifier ':{modifier}' of '{code}' is not supported yet", name)
             raise _bad_modifier(name, modifier, "reference")
         if modifier and targets and modifier not in targets:
@@ -297,7 +305,11 @@ def _token_clause(name: str, code: str, modifier: str, value: str) -> TokenClaus
     if modifier == "text":
         texts = _values(name, value)
         return TokenClause(code, tuple(TokenMatch(text=normalise(t)) for t in texts))
-    if modifier in ("of-type", "in", "not-in", "above", "below"):
+    if modifier == "of-type":
+        return TokenClause(
+            f"{code}{OF_TYPE}", tuple(_of_type(name, raw) for raw in _split(value, ","))
+        )
+    if modifier in ("in", "not-in", "above", "below"):
         raise bad_request(f"Modifier ':{modifier}' of '{code}' is not supported yet", name)
     if modifier not in ("", "not"):
         raise _bad_modifier(name, modifier, "token")
@@ -320,6 +332,28 @@ def _token(name: str, raw: str) -> TokenMatch:
     if not system:
         return TokenMatch(code=code, no_system=True)
     return TokenMatch(system=system, code=code or None)
+
+
+def _list_clause(name: str, modifier: str, value: str) -> HasClause:
+    """`_list=id` (search.html#list): the resources a List refers to in its entries, which
+    is `_has:List:item:_id=id` from the other side."""
+    if modifier:
+        raise _bad_modifier(name, modifier, "_list")
+    ids = tuple(_values(name, value))
+    for rid in ids:
+        if not is_valid_id(rid):
+            raise bad_request(f"'{rid}' is not a List id (functional lists are not kept)", name)
+    return HasClause("item", Plan("List", (IdClause(ids),)))
+
+
+def _of_type(name: str, raw: str) -> TokenMatch:
+    """`type-system|type-code|value` (search.html#token): rows of `P:of-type` hold the type
+    system as system and `type-code|value` as code."""
+    parts = [_unescape(p) for p in _split(raw, "|")]
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        raise bad_request(f"'{raw}' is not type-system|type-code|value for ':of-type'", name)
+    system, code, value = parts
+    return TokenMatch(system=system or None, code=f"{code}|{value}", no_system=not system)
 
 
 def _boolean(name: str, value: str) -> bool:

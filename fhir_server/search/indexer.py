@@ -39,6 +39,9 @@ from fhir_server.search.text import normalise
 log = logging.getLogger(__name__)
 
 SKIPPED_TYPES = frozenset({"composite", "special"})
+# suffixes of the derived token rows (see Indexer.derived)
+IDENTIFIER = ":identifier"
+OF_TYPE = ":of-type"
 SKIPPED_CODES = frozenset({"_text", "_content", "_query", "_filter"})
 
 # HumanName/Address members that are not text to search by
@@ -109,6 +112,20 @@ class Indexer:
                 found.append((code, kind, expression))
         return found
 
+    def derived(self, resource_type: str) -> list[tuple[str, str, str]]:
+        """(code, type, expression) of the token rows the indexer derives besides the
+        parameters' own: `P:identifier` of each reference parameter (Reference.identifier,
+        for the :identifier modifier) and `P:of-type` of each token parameter (an
+        Identifier's type and value, for :of-type). They are keyed and stored like
+        token parameters of those names."""
+        found = []
+        for code, kind, expression in self.indexed(resource_type):
+            if kind == "reference":
+                found.append((f"{code}{IDENTIFIER}", "token", f"{expression}{IDENTIFIER}"))
+            elif kind == "token":
+                found.append((f"{code}{OF_TYPE}", "token", f"{expression}{OF_TYPE}"))
+        return found
+
     def extract(self, resource: dict[str, Any]) -> IndexEntries:
         """The index rows of a resource. Never raises: what cannot be read is not indexed."""
         entries = IndexEntries()
@@ -143,6 +160,9 @@ class Indexer:
             if isinstance(reference, str) and reference:
                 kind, rid = local_target(reference, self._resource_types, self._base_url)
                 out.references.append((code, kind, rid, reference))
+            identifier = value.get("identifier") if isinstance(value, dict) else None
+            if isinstance(identifier, dict):
+                _add_token_object(f"{code}{IDENTIFIER}", identifier, out.tokens, of_type=False)
 
 
 def _deduplicate(entries: IndexEntries) -> None:
@@ -215,7 +235,10 @@ def _add_tokens(code: str, values: list[Any], out: IndexEntries) -> None:
 
 
 def _add_token_object(
-    code: str, value: dict[str, Any], rows: list[tuple[str, str | None, str | None, str | None]]
+    code: str,
+    value: dict[str, Any],
+    rows: list[tuple[str, str | None, str | None, str | None]],
+    of_type: bool = True,
 ) -> None:
     if "value" in value:
         # Identifier (system|value) and ContactPoint (system is phone, email, ...)
@@ -234,6 +257,19 @@ def _add_token_object(
         if text.__class__ is not str or not text:
             text = None
         rows.append((code, system, identifier, None if text is None else normalise(text)))
+        if of_type and kind.__class__ is dict and kind.get("coding").__class__ is list:
+            # :of-type matches type system|type code|value: the row is (system, code|value)
+            for coding in kind["coding"]:
+                if coding.__class__ is dict and coding.get("code").__class__ is str:
+                    type_system = coding.get("system")
+                    rows.append(
+                        (
+                            f"{code}{OF_TYPE}",
+                            type_system if type_system.__class__ is str else None,
+                            f"{coding['code']}|{identifier}",
+                            None,
+                        )
+                    )
     elif "coding" in value or ("text" in value and "code" not in value):
         # CodeableConcept: each coding, its text standing for the display it lacks
         text = value.get("text")

@@ -210,7 +210,7 @@ def test_format_and_pretty_are_ignored(parse: Parse) -> None:
         ("Patient", [("name:nosuch", "x")], "Modifier ':nosuch'"),
         ("Patient", [("name:text", "x")], "Modifier ':text'"),
         ("Patient", [("gender:in", "http://x")], "not supported yet"),
-        ("Patient", [("identifier:of-type", "x|y|z")], "not supported yet"),
+        ("Patient", [("identifier:of-type", "x|y")], "type-system|type-code|value"),
         ("Patient", [("identifier", "a|b|c")], "not a token"),
         ("Patient", [("identifier", "|")], "empty"),
         ("Patient", [("name", "")], "has no value"),
@@ -225,7 +225,8 @@ def test_format_and_pretty_are_ignored(parse: Parse) -> None:
         ("Patient", [("general-practitioner", "Nonsense/1")], "not a reference"),
         ("Patient", [("general-practitioner", "not an id!")], "not a resource id"),
         ("Patient", [("general-practitioner:Device", "1")], "cannot refer to a Device"),
-        ("Patient", [("general-practitioner:identifier", "x|1")], "not supported yet"),
+        ("Patient", [("general-practitioner:identifier", "a|b|c")], "not a token"),
+        ("Patient", [("general-practitioner:above", "x")], "not supported yet"),
         (
             "Patient",
             [("general-practitioner:Organization", "Practitioner/1")],

@@ -105,12 +105,12 @@ class SqliteStorage:
         self._checkpointer = checkpointer
         self._writer = Writer(write_conn, self._make_transaction, self._group_commit_max)
 
-        def after_commit() -> None:
-            checkpointer.after_commit(write_conn)
+        def committed() -> None:
             for watcher in list(self._commit_watchers):
                 watcher()
 
-        self._writer.on_commit = after_commit
+        self._writer.on_committed = committed
+        self._writer.on_commit = lambda: checkpointer.after_commit(write_conn)
         self._writer.start()
         self._executor = ThreadPoolExecutor(self._reader_threads, thread_name_prefix="sqlite-read")
         self._inline = self._open_reader()

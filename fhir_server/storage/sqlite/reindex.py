@@ -34,7 +34,7 @@ def indexed_parameters(
     return [
         (rtype, code, kind, expression)
         for rtype in sorted(definitions.resource_types)
-        for code, kind, expression in indexer.indexed(rtype)
+        for code, kind, expression in indexer.indexed(rtype) + indexer.derived(rtype)
     ]
 
 

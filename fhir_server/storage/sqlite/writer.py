@@ -75,7 +75,8 @@ class Writer:
         self._group_max = group_max
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
-        self.on_commit: Callable[[], None] | None = None
+        self.on_commit: Callable[[], None] | None = None  # after the results are delivered
+        self.on_committed: Callable[[], None] | None = None  # before
 
     def start(self) -> None:
         self._thread.start()
@@ -151,6 +152,10 @@ class Writer:
                 conn.execute("ROLLBACK")
             failure = _unavailable(commit_error)
             outcomes = [(pending, None, failure) for pending, _, _ in outcomes]
+        if self.on_committed is not None:
+            # before the callers hear of it: whoever watches commits is woken by the time a
+            # write's response exists
+            self.on_committed()
         for pending, result, problem in outcomes:
             _deliver(pending, result, problem)
         if self.on_commit is not None:
