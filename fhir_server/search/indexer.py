@@ -245,6 +245,9 @@ def _add_token_object(
             for coding in codings:
                 if coding.__class__ is dict:
                     added |= _add_coding(code, coding, text, rows)
+                    if text is not None and coding.get("display"):
+                        # :text looks at the concept's text as well as each display
+                        _add_coding(code, {**coding, "display": text}, None, rows)
         if not added and text is not None:
             rows.append((code, None, None, normalise(text)))
     elif "code" in value or "system" in value:

@@ -340,14 +340,18 @@ def _number_condition(search: NumberRange, args: list[Any]) -> str:
     if prefix == "ap":
         args.extend((search.high, search.low))
         return "(i.low <= ? AND i.high >= ?)"
+    if prefix == "sa":  # wholly after the searched range, not just after the value
+        args.append(search.high)
+        return "i.low >= ?"
+    if prefix == "eb":
+        args.append(search.low)
+        return "i.high <= ?"
     args.append(search.value)
     return {
         "gt": "i.high > ?",
         "lt": "i.low < ?",
         "ge": "i.high >= ?",
         "le": "i.low <= ?",
-        "sa": "i.low > ?",
-        "eb": "i.high < ?",
     }[prefix]
 
 

@@ -58,6 +58,8 @@ def load_registry(archive: Path) -> Registry:
                 definitions.append(json.load(handle))
     params: dict[str, dict[str, Param]] = {t: {} for t in resource_types}
     for sp in definitions:
+        if sp["id"].startswith("example"):
+            continue  # examples of writing a SearchParameter (one redefines Condition.subject)
         bases = sp.get("base") or []
         param = Param(
             sp["code"], sp["type"], sp.get("expression"), tuple(sp.get("target") or ())
