@@ -22,7 +22,17 @@ UCUM = "http://unitsofmeasure.org"
 KOMMUN = "urn:oid:1.2.752.129.2.2.1.17"
 
 GIVEN = ["Åsa", "Asa", "Örjan", "Märta", "Eva", "Björn", "Anders", "Élise", "Zoë", "Lars-Åke"]
-FAMILY = ["Åkesson", "Öberg", "Berg", "Lindqvist", "Ström", "Strömberg", "Nilsson", "Ek", "Håkansson"]
+FAMILY = [
+    "Åkesson",
+    "Öberg",
+    "Berg",
+    "Lindqvist",
+    "Ström",
+    "Strömberg",
+    "Nilsson",
+    "Ek",
+    "Håkansson",
+]
 CITIES = [("Malmö", "1280"), ("Göteborg", "1480"), ("Umeå", "2480"), ("Örebro", "1880")]
 ORGANISATIONS = ["Vårdcentralen Norr", "Vårdcentralen Söder", "Sjukhuset i Ängelholm"]
 ZONES = ["Z", "+01:00", "+02:00", "-05:00", ""]
@@ -151,7 +161,9 @@ def resources(seed: int = 20261124, patients: int = 120) -> list[bytes]:
                 },
                 "subject": {"reference": f"Patient/{pid}"},
                 "serviceProvider": {"reference": f"Organization/org{rng.randint(0, 2)}"},
-                "participant": [{"individual": {"reference": f"Practitioner/pr{rng.randint(0, 5)}"}}],
+                "participant": [
+                    {"individual": {"reference": f"Practitioner/pr{rng.randint(0, 5)}"}}
+                ],
             }
             if "start" in period and "end" in period:
                 low, high = sorted((period["start"], period["end"]))  # years compare
@@ -162,10 +174,15 @@ def resources(seed: int = 20261124, patients: int = 120) -> list[bytes]:
             if period:
                 encounter["period"] = period
             if rng.random() < 0.5:
-                encounter["length"] = {"value": "LENGTH", "unit": "min", "system": UCUM, "code": "min"}
+                encounter["length"] = {
+                    "value": "LENGTH",
+                    "unit": "min",
+                    "system": UCUM,
+                    "code": "min",
+                }
             add(encounter, {"LENGTH": _decimal(rng, 5, 600)})
             for o in range(rng.randint(0, 4)):
-                system, code, display, ucum, unit_code, unit = rng.choice(CODES)
+                system, code, display, _, unit_code, unit = rng.choice(CODES)
                 observation: dict[str, Any] = {
                     "resourceType": "Observation",
                     "id": f"obs{p}-{e}-{o}",
@@ -188,8 +205,9 @@ def resources(seed: int = 20261124, patients: int = 120) -> list[bytes]:
                     )
                 quantity: dict[str, Any] = {"value": "VALUE", "unit": unit}
                 if rng.random() < 0.7:
-                    quantity.update(system=UCUM if system == LOINC else "http://x.se/units",
-                                    code=unit_code)
+                    quantity.update(
+                        system=UCUM if system == LOINC else "http://x.se/units", code=unit_code
+                    )
                 if rng.random() < 0.1:
                     quantity["comparator"] = rng.choice(["<", ">="])
                 if rng.random() < 0.9:

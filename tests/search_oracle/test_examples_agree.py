@@ -17,7 +17,7 @@ from tests.search_oracle.harness import Loaded, loaded_server
 from tests.search_oracle.queries import QueryMaker
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-QUERIES = 400
+QUERIES = 250
 
 
 @pytest.fixture(scope="module")
@@ -54,4 +54,4 @@ def test_every_example_is_stored(examples: Loaded) -> None:
 @given(data=st.data())
 def test_server_and_oracle_agree(examples: Loaded, maker: QueryMaker, data: Any) -> None:
     resource_type, criteria = data.draw(maker.query(), label="query")
-    agree(examples, resource_type, criteria)
+    agree(examples, resource_type, criteria, "examples")

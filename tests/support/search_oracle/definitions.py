@@ -61,9 +61,7 @@ def load_registry(archive: Path) -> Registry:
         if sp["id"].startswith("example"):
             continue  # examples of writing a SearchParameter (one redefines Condition.subject)
         bases = sp.get("base") or []
-        param = Param(
-            sp["code"], sp["type"], sp.get("expression"), tuple(sp.get("target") or ())
-        )
+        param = Param(sp["code"], sp["type"], sp.get("expression"), tuple(sp.get("target") or ()))
         for base in bases:
             if base == "Resource":
                 applies = resource_types

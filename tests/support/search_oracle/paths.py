@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 import fhirpathpy
 from fhirpathpy.engine.nodes import ResourceNode
@@ -78,7 +78,9 @@ def type_of_reference(text: str, root: dict[str, Any]) -> str | None:
 
 
 class _Context:
-    root: dict[str, Any] = {}
+    """The resource being evaluated, for resolve() of contained references."""
+
+    root: ClassVar[dict[str, Any]] = {}
 
 
 def _resolve(inputs: list[Any]) -> list[Any]:

@@ -67,9 +67,12 @@ class Token:
     system: str | None
     code: str | None
     texts: tuple[str, ...] = ()  # the text :text looks at
+    contact: bool = False  # a ContactPoint's
 
 
-def tokens(values: list[Any]) -> list[Token]:
+def tokens(values: list[Any], contact_system: bool = False) -> list[Token]:
+    """`contact_system`: a ContactPoint's token has its system (phone, email) as system,
+    as the server indexes it (a known deviation, see KNOWN_DEVIATIONS)."""
     out: list[Token] = []
     for item in values:
         item = extension_value(item)
@@ -80,11 +83,11 @@ def tokens(values: list[Any]) -> list[Token]:
         elif isinstance(item, int | Decimal):
             out.append(Token(None, str(item)))
         elif isinstance(item, dict):
-            out.extend(_object_tokens(item))
+            out.extend(_object_tokens(item, contact_system))
     return out
 
 
-def _object_tokens(item: dict[str, Any]) -> list[Token]:
+def _object_tokens(item: dict[str, Any], contact_system: bool) -> list[Token]:
     if "coding" in item or ("text" in item and "value" not in item and "code" not in item):
         # CodeableConcept: every coding, with its display and the concept's text
         text = item.get("text")
@@ -101,10 +104,12 @@ def _object_tokens(item: dict[str, Any]) -> list[Token]:
         if not isinstance(value, str):
             return []
         system = item.get("system")
-        if system in CONTACT_SYSTEMS or "rank" in item:
-            return [Token(None, value)]  # ContactPoint
+        if system in CONTACT_SYSTEMS or "rank" in item:  # ContactPoint: no system
+            return [Token(system if contact_system else None, value, contact=True)]
         kind = item.get("type")
-        texts = (kind["text"],) if isinstance(kind, dict) and isinstance(kind.get("text"), str) else ()
+        texts = (
+            (kind["text"],) if isinstance(kind, dict) and isinstance(kind.get("text"), str) else ()
+        )
         return [Token(system, value, texts)]  # Identifier
     if "code" in item or "system" in item:  # Coding
         display = item.get("display")
@@ -201,10 +206,9 @@ def date_ranges(values: list[Any]) -> list[tuple[Decimal, Decimal]]:
             if found is not None:
                 out.append(found)
         elif isinstance(item, dict):
-            if "start" in item or "end" in item:  # Period: open ends are unbounded
-                found = _period(item)
-            else:  # Timing: only its outer limits matter (search.html#date)
-                found = _timing(item)
+            # a Period (open ends unbounded), or a Timing: only its outer limits matter
+            # (search.html#date)
+            found = _period(item) if "start" in item or "end" in item else _timing(item)
             if found is not None:
                 out.append(found)
     return out
