@@ -172,6 +172,7 @@ class Oracle:
             alternatives = split(value, ",")
         if not alternatives or any(a == "" for a in alternatives):
             raise OracleUnsupported("empty value")
+        tests: list[Callable[[Any], bool]]
         if kind == "string":
             tests = [string_test(modifier, a) for a in alternatives]
         elif kind == "token":

@@ -168,8 +168,8 @@ def date_range(text: str) -> tuple[Decimal, Decimal] | None:
     if not 1 <= month <= 12:
         return None
     if day_t is None:
-        start = _days(year, month, 1)
-        return Decimal(start * 86400), Decimal((start + _month_length(year, month)) * 86400)
+        first = _days(year, month, 1)
+        return Decimal(first * 86400), Decimal((first + _month_length(year, month)) * 86400)
     day = int(day_t)
     if not 1 <= day <= _month_length(year, month):
         return None
@@ -183,18 +183,18 @@ def date_range(text: str) -> tuple[Decimal, Decimal] | None:
     if zone not in (None, "Z"):
         sign = 1 if zone[0] == "+" else -1
         offset = sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    start = Decimal(midnight + hour * 3600 + minute * 60 - offset)
+    moment = Decimal(midnight + hour * 3600 + minute * 60 - offset)
     if second_t is None:
-        return start, start + 60
+        return moment, moment + 60
     second = int(second_t)
     if second > 59:
         return None
-    start += second
+    moment += second
     if fraction is None:
-        return start, start + 1
+        return moment, moment + 1
     step = Decimal(1).scaleb(-len(fraction))
-    start += Decimal("0." + fraction)
-    return start, start + step
+    moment += Decimal("0." + fraction)
+    return moment, moment + step
 
 
 def date_ranges(values: list[Any]) -> list[tuple[Decimal, Decimal]]:
@@ -299,9 +299,10 @@ def quantities(values: list[Any]) -> list[QuantityValue]:
             )
             out.append(_quantity(number, unit_of))
             continue
-        number = Number.of(item.get("value"))
-        if number is None:
+        found = Number.of(item.get("value"))
+        if found is None:
             continue
+        number = found
         comparator = item.get("comparator")
         if comparator in ("<", "<="):
             number = Number(-INFINITY, number.high, False, number.value)
