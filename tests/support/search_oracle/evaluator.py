@@ -419,7 +419,8 @@ def number_test(text: str, closed_ge: bool = False) -> Callable[[v.Number], bool
             "le": target.low <= value,
             "sa": target.low >= high,
             "eb": target.high <= low,
-            "ap": target.low < ap_high and target.high > ap_low,
+            # [low, high) meets the closed interval [ap_low, ap_high]
+            "ap": target.low <= ap_high and target.high > ap_low,
         }[prefix]
 
     return test
