@@ -38,7 +38,12 @@ def read_tgz_json(archive: Path) -> Iterator[tuple[str, Any]]:
 def settings(tmp_path: Path) -> Settings:
     """Settings for an app in process on a fresh embedded store, security off (the tests of
     security make their own settings: tests/api/security/)."""
-    return Settings(data_dir=tmp_path / "data", max_body_bytes=1_000_000, insecure_no_auth=True)
+    return Settings(
+        data_dir=tmp_path / "data",
+        max_body_bytes=1_000_000,
+        insecure_no_auth=True,
+        publish_definitions=False,  # the tests see an empty store; test_published covers it
+    )
 
 
 @pytest.fixture

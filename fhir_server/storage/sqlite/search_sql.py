@@ -356,14 +356,18 @@ def _number_condition(search: NumberRange, args: list[Any]) -> str:
     if prefix == "ap":
         args.extend((search.high, search.low))
         return "(i.low <= ? AND i.high >= ?)"
+    if prefix == "sa":  # wholly after the searched range, not just after the value
+        args.append(search.high)
+        return "i.low >= ?"
+    if prefix == "eb":
+        args.append(search.low)
+        return "i.high <= ?"
     args.append(search.value)
     return {
         "gt": "i.high > ?",
         "lt": "i.low < ?",
         "ge": "i.high >= ?",
         "le": "i.low <= ?",
-        "sa": "i.low > ?",
-        "eb": "i.high < ?",
     }[prefix]
 
 
@@ -393,9 +397,13 @@ def _uri_condition(match: UriMatch, args: list[Any]) -> str:
 
 
 def _parents(url: str) -> list[str]:
+    """The url and its parents by path; a parent keeps at least scheme and host. A uri
+    without an authority (urn:, llp:10.1.1.1:5432/a) has no path hierarchy: only itself."""
     out = [url]
     scheme_end = url.find("://")
-    floor = scheme_end + 3 if scheme_end >= 0 else 0
+    if scheme_end < 0:
+        return out
+    floor = scheme_end + 3
     current = url.rstrip("/")
     while True:
         cut = current.rfind("/")
