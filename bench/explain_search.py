@@ -28,7 +28,7 @@ from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import current_versions
 from fhir_server.storage.sqlite.reindex import indexed_parameters
 from fhir_server.storage.sqlite.search_results import included, page_of
-from fhir_server.storage.sqlite.search_sql import compile_plan
+from fhir_server.storage.sqlite.search_sql import count_plan
 
 _DEFINITIONS: list[Definitions] = []
 
@@ -86,10 +86,9 @@ def explain_url(db: Path, path: str, show_sql: int = 1500) -> dict[str, float]:
 
     rids, _, _ = timed("page", lambda: page_of(conn, plan, keys, sort, count, cursor))  # type: ignore[misc]
     versions = timed("read versions", lambda: current_versions(conn, rids))
-    sql, args = compile_plan(plan, keys)
+    sql, args = count_plan(plan, keys)
     (total,) = timed(  # type: ignore[misc]
-        "count(*) total",
-        lambda: conn.execute(f"SELECT count(*) FROM ({sql})", args).fetchone(),
+        "count total", lambda: conn.execute(sql, args).fetchone()
     )
     if includes or revincludes:
         extra = timed(
