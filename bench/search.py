@@ -279,7 +279,7 @@ def interleave(urls: dict[str, list[str]]) -> list[str]:
     out = []
     longest = max(len(v) for v in urls.values())
     for i in range(longest):
-        for kind in KINDS:
+        for kind in urls:
             if i < len(urls[kind]):
                 out.append(urls[kind][i])
     return out
@@ -312,7 +312,7 @@ def run_search(args: argparse.Namespace, work: Path, payload: dict[str, Any]) ->
             print(ROW)
             latency = []
             for kind in KINDS:
-                if not urls[kind]:
+                if not urls[kind] or kind not in args.kinds:
                     continue
                 file = write_urls(work / f"urls-{kind}.txt", urls[kind])
                 r = benchlib.measured_phase(
@@ -326,7 +326,8 @@ def run_search(args: argparse.Namespace, work: Path, payload: dict[str, Any]) ->
             payload["latency"] = latency
             print(f"\n== throughput: all kinds mixed, {args.concurrency} connections")
             print(ROW)
-            file = write_urls(work / "urls-mix.txt", interleave(urls))
+            mixed = {kind: paths for kind, paths in urls.items() if kind in args.kinds}
+            file = write_urls(work / "urls-mix.txt", interleave(mixed))
             mix = benchlib.measured_phase(
                 server, "wrk", "search", args.duration, args.concurrency, quiet=quiet, ids_in=file
             )
@@ -395,6 +396,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
     ap.add_argument("--concurrency", type=int, default=8, help="connections of the mixed run")
     ap.add_argument("--create-concurrency", type=int, default=32)
+    ap.add_argument("--kinds", default=",".join(KINDS), help="query kinds to run (all)")
     ap.add_argument("--urls-per-kind", type=int, default=50)
     ap.add_argument("--pages", type=int, default=3, help="pages followed per _sort URL")
     ap.add_argument("--port", type=int)
@@ -407,6 +409,9 @@ def main() -> int:
     unknown = set(args.phases) - set(PHASES)
     if unknown:
         ap.error(f"unknown phases {sorted(unknown)}")
+    args.kinds = [k for k in args.kinds.split(",") if k]
+    if set(args.kinds) - set(KINDS):
+        ap.error(f"unknown kinds {sorted(set(args.kinds) - set(KINDS))}; kinds: {', '.join(KINDS)}")
     if args.explain:
         explain(args)
         return 0
