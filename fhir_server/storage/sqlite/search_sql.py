@@ -145,17 +145,9 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
         condition = f" AND {query.condition}" if query.condition else ""
         key = keys.param(rtype, query.param)
         if query is driver:
-            if query.kind in MASKED:
-                where.append(
-                    f"r.rid IN (SELECT i.rid FROM {query.table} i"
-                    f" WHERE i.t = ?{condition} AND i.params & ?)"
-                )
-                args.extend((keys.type_key(rtype), *query.args, key.bit))
-            else:
-                where.append(
-                    f"r.rid IN (SELECT i.rid FROM {query.table} i WHERE i.p = ?{condition})"
-                )
-                args.extend((key.id, *query.args))
+            rows, rows_args = _driver_rows(query, rtype, keys)
+            where.append(f"r.rid IN (SELECT i.rid {rows})")
+            args.extend(rows_args)
         else:
             exists = "NOT EXISTS" if query.negate else "EXISTS"
             which = "i.params & ?" if query.kind in MASKED else "i.p = ?"
@@ -165,6 +157,35 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
             )
             args.extend((key.bit if query.kind in MASKED else key.id, *query.args))
     return f"SELECT {column} FROM resource r WHERE " + " AND ".join(where), args
+
+
+def count_plan(plan: Plan, keys: SearchKeys) -> tuple[str, list[Any]]:
+    """The SQL counting the resources that match `plan` (Bundle.total), and its arguments.
+
+    A plan of one index clause is counted on that clause's index rows alone: the rows
+    belong only to current, non-deleted resources of the type (a write replaces them, a
+    delete removes them), so the resource table adds nothing but a probe per match: at 1 M
+    resources, 32 700 Observations of one code count in 8 ms this way, 48 ms with the probes
+    (bench/search.py)."""
+    if len(plan.clauses) == 1 and isinstance(plan.clauses[0], _INDEXED):
+        query = _subquery(plan.clauses[0], keys)
+        if not query.negate:
+            rows, args = _driver_rows(query, plan.resource_type, keys)
+            return f"SELECT count(DISTINCT i.rid) {rows}", args
+    sql, args = compile_plan(plan, keys)
+    return f"SELECT count(*) FROM ({sql})", args
+
+
+def _driver_rows(query: _Subquery, rtype: str, keys: SearchKeys) -> tuple[str, list[Any]]:
+    """FROM ... WHERE ... of the index rows (alias i) a driving clause selects."""
+    condition = f" AND {query.condition}" if query.condition else ""
+    key = keys.param(rtype, query.param)
+    if query.kind in MASKED:
+        return (
+            f"FROM {query.table} i WHERE i.t = ?{condition} AND i.params & ?",
+            [keys.type_key(rtype), *query.args, key.bit],
+        )
+    return f"FROM {query.table} i WHERE i.p = ?{condition}", [key.id, *query.args]
 
 
 _INDEXED = (
