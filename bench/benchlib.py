@@ -330,6 +330,7 @@ def _normalise(r: dict[str, Any], concurrency: int) -> dict[str, Any]:
         "throughput_rps": round(r["requests"] / seconds, 1) if seconds else 0.0,
         "p50_ms": round(lat["p50"] / 1000, 3),
         "p90_ms": round(lat["p90"] / 1000, 3),
+        "p95_ms": round(lat["p95"] / 1000, 3) if "p95" in lat else None,
         "p99_ms": round(lat["p99"] / 1000, 3),
         "p999_ms": round(lat["p999"] / 1000, 3),
         "mean_ms": round(lat["mean"] / 1000, 3),

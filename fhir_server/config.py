@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     # Security. Tokens are required unless this is set: for local development only (the
     # server then logs a loud warning and keeps no audit trail).
     insecure_no_auth: bool = False
+    # Store our definitions (profiles/, terminology/) as resources at start, so clients can
+    # read and search them (GET /StructureDefinition?url=…).
+    publish_definitions: bool = True
     # Lifetime of the access tokens the built-in authorization server issues, in seconds.
     access_token_lifetime: int = 300
     # Accepted `aud` values of access tokens besides the server's base URL.

@@ -24,7 +24,10 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
-FACTORIES: tuple[str, ...] = ("fhir_server.subscriptions.service:create",)
+FACTORIES: tuple[str, ...] = (
+    "fhir_server.conformance.publish:publisher",  # first: the others may read definitions
+    "fhir_server.subscriptions.service:create",
+)
 
 
 def build(runtime: Runtime) -> list[Service]:

@@ -58,16 +58,18 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Settings for an app in process on a fresh store, security off (the tests of security
     make their own settings: tests/api/security/): the embedded store, or PostgreSQL emptied
     first when FHIR_SERVER_TEST_STORE=postgres."""
+    database: dict[str, str] = {}
     if postgres.wanted_for_api():
         url = request.getfixturevalue("postgres_url")
         postgres.empty_store(url)
-        return Settings(
-            data_dir=tmp_path / "data",
-            max_body_bytes=1_000_000,
-            insecure_no_auth=True,
-            database_url=url,
-        )
-    return Settings(data_dir=tmp_path / "data", max_body_bytes=1_000_000, insecure_no_auth=True)
+        database["database_url"] = url
+    return Settings(
+        **database,
+        data_dir=tmp_path / "data",
+        max_body_bytes=1_000_000,
+        insecure_no_auth=True,
+        publish_definitions=False,  # the tests see an empty store; test_published covers it
+    )
 
 
 @pytest.fixture

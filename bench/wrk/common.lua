@@ -232,9 +232,10 @@ function M.done(summary, latency, phase)
     fmt('"socket_errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d}',
       e.connect, e.read, e.write, e.timeout, e.status),
     fmt('"statuses":{%s}', concat(st, ",")),
-    fmt('"latency_us":{"min":%d,"mean":%.1f,"stdev":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d}',
+    fmt('"latency_us":{"min":%d,"mean":%.1f,"stdev":%.1f,"max":%d,"p50":%d,"p90":%d,"p95":%d,"p99":%d,"p999":%d}',
       latency.min, latency.mean, latency.stdev, latency.max,
-      latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9)),
+      latency:percentile(50), latency:percentile(90), latency:percentile(95),
+      latency:percentile(99), latency:percentile(99.9)),
     fmt('"ids_written":%d', nids),
   }
   if first_status ~= nil then

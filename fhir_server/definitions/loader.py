@@ -163,6 +163,10 @@ def load_definitions(package: Path = CORE_PACKAGE) -> Definitions:
             if not sd.get("abstract", False):
                 resource_types.add(sd["type"])
         elif kind == "SearchParameter":
+            if entry["id"].startswith("example"):
+                # examples of how to write a SearchParameter, not parameters of R4: one of
+                # them would replace Condition's `subject` (targets Organization only)
+                continue
             sp = _parse(raw_by_key[(kind, entry["id"])])
             for base in sp.get("base", []):
                 search_params.setdefault(base, {})[sp["code"]] = sp

@@ -147,11 +147,19 @@ class _Context:
             targets = [modifier]
         chained = rest.partition(".")[0].partition(":")[0]
         plans = []
+        problem: FhirError | None = None
         for target in targets:
             if target not in self.definitions.resource_types:
                 continue  # "Resource" and abstract targets name no searchable type
             if chained == "_has" or chained in self.definitions.search_params_for(target):
-                plans.append(self.nested(name, target, rest, value))
+                try:
+                    plans.append(self.nested(name, target, rest, value))
+                except FhirError as wrong:
+                    # a criterion some of the target types cannot take (a deeper type
+                    # modifier): those types match nothing; an error only if none can
+                    problem = problem or wrong
+        if not plans and problem is not None:
+            raise problem
         if not plans:
             raise bad_request(
                 f"None of the types '{code}' refers to ({', '.join(targets) or 'none'})"

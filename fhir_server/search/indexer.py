@@ -39,6 +39,9 @@ from fhir_server.search.text import normalise
 log = logging.getLogger(__name__)
 
 SKIPPED_TYPES = frozenset({"composite", "special"})
+# The version of what extract() makes of a value: raise it whenever a change to the
+# indexer changes the rows of existing resources, so stores rebuild them at start.
+INDEX_FORMAT = 2
 # suffixes of the derived token rows (see Indexer.derived)
 IDENTIFIER = ":identifier"
 OF_TYPE = ":of-type"
@@ -281,6 +284,9 @@ def _add_token_object(
             for coding in codings:
                 if coding.__class__ is dict:
                     added |= _add_coding(code, coding, text, rows)
+                    if text is not None and coding.get("display"):
+                        # :text looks at the concept's text as well as each display
+                        _add_coding(code, {**coding, "display": text}, None, rows)
         if not added and text is not None:
             rows.append((code, None, None, normalise(text)))
     elif "code" in value or "system" in value:

@@ -40,8 +40,9 @@ class NumberRange:
 
     eq: row within low..high; ne: not eq; ap: row overlaps low..high (±10 % of the value);
     gt/lt/ge/le compare the row's range with the value itself: gt row.high > value,
-    lt row.low < value, ge row.high >= value, le row.low <= value; sa row.low > value,
-    eb row.high < value.
+    lt row.low < value, ge row.high >= value, le row.low <= value; sa and eb ask that the
+    row lies wholly after (before) the searched range (search.html#prefix: the ranges do
+    not overlap): sa row.low >= high, eb row.high <= low.
     """
 
     prefix: Prefix

@@ -39,10 +39,12 @@ class ServerProcess:
     def start_process(self) -> None:
         """Starts the process without waiting for it (to start several at once)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # security off unless a test turns it on (FHIR_SERVER_INSECURE_NO_AUTH=false)
+        # security off and an empty store unless a test turns them on
+        # (FHIR_SERVER_INSECURE_NO_AUTH=false, FHIR_SERVER_PUBLISH_DEFINITIONS=true)
         env = {
             **os.environ,
             "FHIR_SERVER_INSECURE_NO_AUTH": "true",
+            "FHIR_SERVER_PUBLISH_DEFINITIONS": "false",
             **self.env,
             "FHIR_SERVER_LOG_LEVEL": "warning",
         }

@@ -141,6 +141,8 @@ def test_codeable_concepts(indexer: Indexer) -> None:
     entries = indexer.extract(observation)
     assert rows(entries, "tokens", "code") == [
         ("http://loinc.org", "8310-5", "body temperature"),
+        # the concept's text is the coding's text too, for :text
+        ("http://loinc.org", "8310-5", "kroppstemperatur"),
         ("http://snomed.info/sct", "386725007", "kroppstemperatur"),
     ]
     assert rows(entries, "tokens", "category") == [(None, None, "vitalparametrar")]

@@ -48,7 +48,7 @@ from fhir_server.storage.postgres.transaction import PostgresTransaction, curren
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import row_to_version
 from fhir_server.storage.sqlite.search_results import Fetch, Row, included, page_of, reference_bits
-from fhir_server.storage.sqlite.search_sql import compile_plan
+from fhir_server.storage.sqlite.search_sql import count_plan
 
 log = logging.getLogger(__name__)
 
@@ -202,10 +202,8 @@ class PostgresStorage:
             versions = await current_versions(conn, rids)
             matched = None
             if total:
-                sql, args = compile_plan(plan, keys)
-                matched = await conn.fetchval(
-                    numbered(f"SELECT count(*) FROM ({sql}) matched"), *args
-                )
+                sql, args = count_plan(plan, keys)
+                matched = await conn.fetchval(numbered(sql), *args)
         return SearchResult(versions, matched, next_cursor, previous_cursor)
 
     async def include(

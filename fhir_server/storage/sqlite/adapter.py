@@ -48,7 +48,7 @@ from fhir_server.storage.sqlite.search_results import (
     reference_bits,
     sqlite_fetch,
 )
-from fhir_server.storage.sqlite.search_sql import compile_plan
+from fhir_server.storage.sqlite.search_sql import count_plan
 from fhir_server.storage.sqlite.transaction import SqliteTransaction
 from fhir_server.storage.sqlite.writer import Writer, drive
 
@@ -238,8 +238,8 @@ class SqliteStorage:
             versions = current_versions(conn, rids)
             matched = None
             if total:
-                sql, args = compile_plan(plan, keys)
-                (matched,) = conn.execute(f"SELECT count(*) FROM ({sql}) matched", args).fetchone()
+                sql, args = count_plan(plan, keys)
+                (matched,) = conn.execute(sql, args).fetchone()
             return SearchResult(versions, matched, next_cursor, previous_cursor)
 
         return await self._in_reader(work)

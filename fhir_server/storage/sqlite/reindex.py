@@ -14,7 +14,7 @@ import time
 
 from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
-from fhir_server.search.indexer import Indexer
+from fhir_server.search.indexer import INDEX_FORMAT, Indexer
 from fhir_server.storage.sqlite.index_rows import (
     INDEX_TABLES,
     SearchKeys,
@@ -44,7 +44,7 @@ def prepare_index(
     """The integer keys of every indexed parameter; rebuilds the rows if definitions changed."""
     params = indexed_parameters(definitions, indexer)
     keys = SearchKeys.ensure(conn, ((t, c, k) for t, c, k, _ in params))
-    digest = definitions_digest(params)
+    digest = definitions_digest([*params, ("", "", "index-format", str(INDEX_FORMAT))])
     row = conn.execute("SELECT digest FROM search_state WHERE id = 1").fetchone()
     if row is None or row[0] != digest:
         rebuild(conn, keys, indexer)

@@ -149,17 +149,9 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
         condition = f" AND {query.condition}" if query.condition else ""
         key = keys.param(rtype, query.param)
         if query is driver:
-            if query.kind in MASKED:
-                where.append(
-                    f"r.rid IN (SELECT i.rid FROM {query.table} i"
-                    f" WHERE i.t = ?{condition} AND (i.params & ?) <> 0)"
-                )
-                args.extend((keys.type_key(rtype), *query.args, key.bit))
-            else:
-                where.append(
-                    f"r.rid IN (SELECT i.rid FROM {query.table} i WHERE i.p = ?{condition})"
-                )
-                args.extend((key.id, *query.args))
+            rows, rows_args = _driver_rows(query, rtype, keys)
+            where.append(f"r.rid IN (SELECT i.rid {rows})")
+            args.extend(rows_args)
         else:
             exists = "NOT EXISTS" if query.negate else "EXISTS"
             which = "(i.params & ?) <> 0" if query.kind in MASKED else "i.p = ?"
@@ -169,6 +161,35 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
             )
             args.extend((key.bit if query.kind in MASKED else key.id, *query.args))
     return f"SELECT {column} FROM resource r WHERE " + " AND ".join(where), args
+
+
+def count_plan(plan: Plan, keys: SearchKeys) -> tuple[str, list[Any]]:
+    """The SQL counting the resources that match `plan` (Bundle.total), and its arguments.
+
+    A plan of one index clause is counted on that clause's index rows alone: the rows
+    belong only to current, non-deleted resources of the type (a write replaces them, a
+    delete removes them), so the resource table adds nothing but a probe per match: at 1 M
+    resources, 32 700 Observations of one code count in 8 ms this way, 48 ms with the probes
+    (bench/search.py)."""
+    if len(plan.clauses) == 1 and isinstance(plan.clauses[0], _INDEXED):
+        query = _subquery(plan.clauses[0], keys)
+        if not query.negate:
+            rows, args = _driver_rows(query, plan.resource_type, keys)
+            return f"SELECT count(DISTINCT i.rid) {rows}", args
+    sql, args = compile_plan(plan, keys)
+    return f"SELECT count(*) FROM ({sql}) matched", args
+
+
+def _driver_rows(query: _Subquery, rtype: str, keys: SearchKeys) -> tuple[str, list[Any]]:
+    """FROM ... WHERE ... of the index rows (alias i) a driving clause selects."""
+    condition = f" AND {query.condition}" if query.condition else ""
+    key = keys.param(rtype, query.param)
+    if query.kind in MASKED:
+        return (
+            f"FROM {query.table} i WHERE i.t = ?{condition} AND (i.params & ?) <> 0",
+            [keys.type_key(rtype), *query.args, key.bit],
+        )
+    return f"FROM {query.table} i WHERE i.p = ?{condition}", [key.id, *query.args]
 
 
 _INDEXED = (
@@ -360,14 +381,18 @@ def _number_condition(search: NumberRange, args: list[Any]) -> str:
     if prefix == "ap":
         args.extend((search.high, search.low))
         return "(i.low <= ? AND i.high >= ?)"
+    if prefix == "sa":  # wholly after the searched range, not just after the value
+        args.append(search.high)
+        return "i.low >= ?"
+    if prefix == "eb":
+        args.append(search.low)
+        return "i.high <= ?"
     args.append(search.value)
     return {
         "gt": "i.high > ?",
         "lt": "i.low < ?",
         "ge": "i.high >= ?",
         "le": "i.low <= ?",
-        "sa": "i.low > ?",
-        "eb": "i.high < ?",
     }[prefix]
 
 
@@ -397,9 +422,13 @@ def _uri_condition(match: UriMatch, args: list[Any]) -> str:
 
 
 def _parents(url: str) -> list[str]:
+    """The url and its parents by path; a parent keeps at least scheme and host. A uri
+    without an authority (urn:, llp:10.1.1.1:5432/a) has no path hierarchy: only itself."""
     out = [url]
     scheme_end = url.find("://")
-    floor = scheme_end + 3 if scheme_end >= 0 else 0
+    if scheme_end < 0:
+        return out
+    floor = scheme_end + 3
     current = url.rstrip("/")
     while True:
         cut = current.rfind("/")
