@@ -24,10 +24,15 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[list[str], S
     """The import command's store options, and settings of an app on the same store."""
     if request.param == "sqlite":
         data = tmp_path / "data"
-        return ["--data-dir", str(data)], Settings(data_dir=data, insecure_no_auth=True)
+        return ["--data-dir", str(data)], Settings(
+            data_dir=data, insecure_no_auth=True, publish_definitions=False
+        )
     url = fresh_database(request.getfixturevalue("postgres_url"), "import_test")
     return ["--database-url", url], Settings(
-        data_dir=tmp_path / "unused", database_url=url, insecure_no_auth=True
+        data_dir=tmp_path / "unused",
+        database_url=url,
+        insecure_no_auth=True,
+        publish_definitions=False,
     )
 
 
@@ -118,6 +123,8 @@ def test_bulk_export_sample_with_its_log(
     assert (
         f"{archive}/sample-bulk-10-patients/log.ndjson:1: The resource has no resourceType" in out
     )
-    settings: Any = Settings(data_dir=tmp_path / "data", insecure_no_auth=True)
+    settings: Any = Settings(
+        data_dir=tmp_path / "data", insecure_no_auth=True, publish_definitions=False
+    )
     with TestClient(create_app(settings)) as client:
         assert client.get("/Patient").json()["total"] == 13  # Patient.000.ndjson: 13 lines
