@@ -26,31 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from patients import FAMILY
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "fhir-data"
 SYNTHEA = SHARED / "synthea" / "synthea-r4-40-patients.tgz"
 
 # bench/patients.py's family names: with Synthea's 40 names 1 + 18 variants each
-SWEDISH_FAMILY = (
-    "Åström",
-    "Öberg",
-    "Ängström",
-    "Sjöström",
-    "Bäckström",
-    "Löfgren",
-    "Lindqvist",
-    "Nordström",
-    "Håkansson",
-    "Jönsson",
-    "Sjögren",
-    "Ekström",
-    "Strömberg",
-    "Östlund",
-    "Fältskog",
-    "Söderberg",
-    "Wåhlin",
-    "Hägglund",
-)
+SWEDISH_FAMILY = tuple(FAMILY)
 
 _NAMESPACE = uuid.UUID("5a1b7c3e-0d2f-4e6a-9b8c-7d6e5f4a3b2c")
 # a whole JSON string that is a uuid or a urn:uuid (the leading quote makes the scan fast)

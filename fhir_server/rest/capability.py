@@ -14,6 +14,8 @@ from fhir_server.definitions import Definitions
 from fhir_server.rest import operations
 from fhir_server.rest.common import begin
 from fhir_server.rest.responses import json_response
+from fhir_server.runtime import Runtime
+from fhir_server.subscriptions.service import running as subscriptions_running
 
 # The interactions the routers of this package serve, for every resource type.
 TYPE_INTERACTIONS = (
@@ -140,9 +142,34 @@ def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
     }
 
 
+TOPIC_CANONICAL = (
+    "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
+    "capabilitystatement-subscriptiontopic-canonical"
+)
+BACKPORT_SUBSCRIPTION = (
+    "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription"
+)
+
+
+def _declare_topics(statement: dict[str, Any], runtime: Runtime) -> None:
+    """The topics subscribers may use, on the Subscription entry (Backport IG, R4)."""
+    service = subscriptions_running(runtime)
+    if service is None:
+        return
+    for entry in statement["rest"][0]["resource"]:
+        if entry["type"] == "Subscription":
+            entry["supportedProfile"] = [BACKPORT_SUBSCRIPTION]
+            topics = [
+                {"url": TOPIC_CANONICAL, "valueCanonical": t.url} for t in service.topics.all()
+            ]
+            if topics:
+                entry["extension"] = topics
+
+
 async def metadata(request: Request) -> Response:
     call = begin(request)
     statement = capability_statement(call.runtime.definitions, call.base)
+    _declare_topics(statement, call.runtime)
     if request.app.state.security is not None:
         statement["rest"][0]["security"] = capability_security(call.base)
     return json_response(statement, call.negotiated)

@@ -45,3 +45,17 @@ def test_a_restart_does_not_make_new_versions(tmp_path: Path) -> None:
     assert again["entry"][0]["resource"]["meta"] == first["entry"][0]["resource"]["meta"]
     assert again["entry"][0]["resource"]["meta"]["versionId"] == "1"
     assert all(e["resource"]["meta"]["versionId"] == "1" for e in history["entry"])
+
+
+def test_capability_statement_offers_our_topics(tmp_path: Path) -> None:
+    with TestClient(create_app(_settings(tmp_path))) as client:
+        resources = client.get("/metadata").json()["rest"][0]["resource"]
+    subscription = next(r for r in resources if r["type"] == "Subscription")
+    assert subscription["supportedProfile"] == [
+        "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription"
+    ]
+    topics = {e["valueCanonical"] for e in subscription["extension"]}
+    assert len(topics) == 5
+    assert all(url.startswith(f"{CANONICAL_BASE}/") for url in topics)
+    operations = {op["name"] for op in subscription["operation"]}
+    assert {"status", "events", "get-ws-binding-token"} <= operations

@@ -113,3 +113,19 @@ def test_rows_are_rebuilt_when_the_definitions_changed(tmp_path: Path) -> None:
     conn.execute("DELETE FROM idx_token")
     conn.close()
     assert _run(_with_store(path, find)) == set()
+
+
+def test_has_reads_the_reference_rows_from_the_rid_index_alone(tmp_path: Path) -> None:
+    """The reverse look-up of _has is answered by the covering (rid, params) index."""
+    path = tmp_path / "store.sqlite3"
+
+    async def fill(store: SqliteStorage) -> None:
+        await _put(store, {"resourceType": "Patient", "id": "p"})
+
+    _run(_with_store(path, fill))
+    conn = sqlite3.connect(path)
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT i.target_id FROM idx_reference i"
+        " WHERE i.rid IN (1, 2) AND (i.params & 4) <> 0 AND i.target_type = 'Patient'"
+    ).fetchall()
+    assert any("COVERING INDEX idx_reference_rid" in row[3] for row in plan), plan
