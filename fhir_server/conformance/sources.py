@@ -1,8 +1,6 @@
-"""Where the project's own conformance resources are: `profiles/` and `terminology/`.
-
-From a checkout (or an editable install) they sit beside the `fhir_server` package; a built
-wheel carries them as `fhir_server/content/`, looked at first (the profiles work ships them
-so, see fhir_server/definitions/content.py when merged). Settings may name more folders.
+"""Reading conformance resources from folders: the project's own `profiles/` and
+`terminology/` (found by fhir_server/definitions/content.py, in a checkout or a wheel) and
+the folders Settings name.
 """
 
 from __future__ import annotations
@@ -14,9 +12,10 @@ from typing import Any
 
 import orjson
 
+from fhir_server.definitions.content import FOLDERS, content_root
+
 log = logging.getLogger(__name__)
 
-FOLDERS = ("profiles", "terminology")
 # what the registry keeps; examples and other instances in the same folders are not definitions
 CONFORMANCE_TYPES = frozenset(
     {
@@ -34,14 +33,12 @@ CONFORMANCE_TYPES = frozenset(
 
 
 def project_folders() -> list[Path]:
-    """The `profiles/` and `terminology/` folders of this installation (those that exist)."""
-    package = Path(__file__).resolve().parents[1] / "content"
-    checkout = Path(__file__).resolve().parents[2]
-    for root in (package, checkout):
-        found = [root / name for name in FOLDERS if (root / name).is_dir()]
-        if found:
-            return found
-    return []
+    """The `profiles/` and `terminology/` folders of this installation ([] without them)."""
+    try:
+        root = content_root()
+    except FileNotFoundError:
+        return []
+    return [root / name for name in FOLDERS]
 
 
 def read_folders(folders: Iterable[Path]) -> Iterator[tuple[Path, dict[str, Any]]]:
