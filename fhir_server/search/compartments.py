@@ -6,8 +6,11 @@ names for its type refers to Patient/123; the focal resource is in its own compa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import bad_request, not_found
+from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.plan import CompartmentClause, Plan
 
 
@@ -57,3 +60,17 @@ def in_compartment(definitions: Definitions, plan: Plan, compartment: str, focus
         )
     clause = CompartmentClause(compartment, focus_id, params)
     return Plan(plan.resource_type, (clause, *plan.clauses))
+
+
+def search_plan(
+    definitions: Definitions,
+    resource_type: str,
+    criteria: Sequence[tuple[str, str]],
+    base_url: str | None,
+    compartment: tuple[str, str] | None,
+) -> Plan:
+    """The plan of a search, in a compartment when one is given (what every store runs)."""
+    plan = parse_criteria(definitions, resource_type, criteria, base_url=base_url)
+    if compartment is not None:
+        plan = in_compartment(definitions, plan, *compartment)
+    return plan

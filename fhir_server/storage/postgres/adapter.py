@@ -18,8 +18,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from fhir_server.definitions import Definitions
-from fhir_server.search.compartments import in_compartment
-from fhir_server.search.criteria import parse_criteria
+from fhir_server.search.compartments import search_plan
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.search.results import Include, SortKey
@@ -191,9 +190,7 @@ class PostgresStorage:
         sort: Sequence[SortKey] = (),
         compartment: tuple[str, str] | None = None,
     ) -> SearchResult:
-        plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
-        if compartment is not None:
-            plan = in_compartment(self._definitions, plan, *compartment)
+        plan = search_plan(self._definitions, resource_type, criteria, self._base_url, compartment)
         keys = self.keys
         async with self._connection() as conn:
             rids, next_cursor, previous_cursor = await page_of(

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fhir_server.definitions import Definitions
-from fhir_server.search.compartments import in_compartment
-from fhir_server.search.criteria import parse_criteria
+from fhir_server.search.compartments import search_plan
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.search.results import Include, SortKey
@@ -225,9 +224,7 @@ class SqliteStorage:
         sort: Sequence[SortKey] = (),
         compartment: tuple[str, str] | None = None,
     ) -> SearchResult:
-        plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
-        if compartment is not None:
-            plan = in_compartment(self._definitions, plan, *compartment)
+        plan = search_plan(self._definitions, resource_type, criteria, self._base_url, compartment)
         assert self._keys is not None, "storage not started"
         keys = self._keys
 
