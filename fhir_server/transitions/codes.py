@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from fhir_server.definitions.content import CANONICAL_BASE
+from fhir_server.validation.profile.swedish import (  # noqa: F401  (one definition each)
+    KOMMUNKOD,
+    LANSKOD,
+    PERSONNUMMER,
+    SAMORDNINGSNUMMER,
+)
 
 NOTICE_TYPE = f"{CANONICAL_BASE}/CodeSystem/lus-notice-type"
 TASK_TYPE = f"{CANONICAL_BASE}/CodeSystem/lus-task-type"
@@ -17,10 +23,7 @@ UTSKRIVNINGSKLAR_EXTENSION = f"{CANONICAL_BASE}/StructureDefinition/lus-utskrivn
 REGISTERED_ADDRESS_EXTENSION = f"{CANONICAL_BASE}/StructureDefinition/lus-registered-address"
 KOMMUNKOD_EXTENSION = f"{CANONICAL_BASE}/StructureDefinition/lus-kommunkod"
 
-KOMMUNKOD = "urn:oid:1.2.752.129.2.2.1.17"
-LANSKOD = "urn:oid:1.2.752.129.2.2.1.18"
-HSA_ID = "urn:oid:1.2.752.29.4.19"
-PERSONNUMMER = "http://electronichealth.se/identifier/personnummer"
+HSA_ID = "urn:oid:1.2.752.29.4.19"  # the HL7 Sweden form we store
 
 # notice types (lus-notice-type)
 INSKRIVNINGSMEDDELANDE = "inskrivningsmeddelande"
