@@ -27,6 +27,9 @@ from fhir_server.runtime import Runtime
 from fhir_server.storage.configured import describe, storage_for
 from fhir_server.subscriptions import service as subscription_service
 from fhir_server.subscriptions import websocket as subscription_websocket
+from fhir_server.transitions.reactions import Workflow
+from fhir_server.transitions.rules import load_rules
+from fhir_server.transitions.storage import WorkflowStorage
 from fhir_server.validation import default_validator
 from fhir_server.validation.profile import load_profile_validator
 
@@ -56,6 +59,8 @@ class FhirApp:
             await security.start()
         definitions = load_definitions()
         storage = storage_for(self.settings, definitions)
+        # the LUS workflow reacts to notices inside each write's own transaction
+        storage = WorkflowStorage(storage, Workflow(load_rules(self.settings.lus_workflow_rules)))
         if self.state.security is not None:
             # every access goes through scope limits, the organisation policy and the audit
             storage = SecuredStorage(storage, definitions, audit=self.settings.audit_enabled)

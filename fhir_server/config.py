@@ -113,6 +113,12 @@ class Settings(BaseSettings):
     # The PDL audit trail (an AuditEvent for every access) while security is on.
     audit_enabled: bool = True
 
+    # The LUS workflow's deadlines, regions and hemgångsklar checklists (TOML; see
+    # fhir_server/transitions/workflow_rules.toml, the default).
+    lus_workflow_rules: Path | None = None
+    # How often the LUS clocks look for Tasks past their deadline (seconds).
+    lus_clock_interval: float = 30.0
+
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "fhir.sqlite3"

@@ -1,0 +1,146 @@
+"""The Tasks of the workflow: made for each obligation, completed by the notice that fulfils
+it, cancelled when its reason goes away (DOMAIN.md "Mapping to FHIR R4": Task)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fhir_server.definitions.content import CANONICAL_BASE
+from fhir_server.ids import new_id
+from fhir_server.storage.port import Transaction
+from fhir_server.transitions import codes as c
+from fhir_server.transitions.clock import fhir_instant, instant, now
+from fhir_server.transitions.resources import Resource, data_of, reference
+
+OPEN = ("draft", "requested", "received", "accepted", "ready", "in-progress", "on-hold")
+OPEN_SEARCH = ",".join(OPEN)
+
+
+def profile_of(task_code: str) -> str:
+    return f"{CANONICAL_BASE}/StructureDefinition/lus-task-{task_code}"
+
+
+def business_status(code: str) -> dict[str, object]:
+    display = "I tid" if code == c.I_TID else "Försenad"
+    return {"coding": [{"system": c.TASK_BUSINESS_STATUS, "code": code, "display": display}]}
+
+
+def new_task(
+    code: str,
+    *,
+    owner: str,
+    requester: str | None,
+    patient: str,
+    stay: str,
+    focus: str,
+    authored: str,
+    due: datetime,
+    description: str,
+) -> Resource:
+    task: Resource = {
+        "resourceType": "Task",
+        "id": new_id(),
+        "meta": {"profile": [profile_of(code)]},
+        "status": "requested",
+        "businessStatus": business_status(c.I_TID),
+        "intent": "order",
+        "code": {
+            "coding": [{"system": c.TASK_TYPE, "code": code, "display": c.TASK_DISPLAY[code]}]
+        },
+        "description": description,
+        "focus": {"reference": focus},
+        "for": {"reference": patient},
+        "encounter": {"reference": stay},
+        "authoredOn": authored,
+        "owner": {"reference": owner},
+        "restriction": {"period": {"end": fhir_instant(due)}},
+    }
+    if requester is not None:
+        task["requester"] = {"reference": requester}
+    return task
+
+
+def is_open(task: Resource) -> bool:
+    return task.get("status") in OPEN
+
+
+def deadline_of(task: Resource) -> datetime | None:
+    end = task.get("restriction", {}).get("period", {}).get("end")
+    return instant(end) if isinstance(end, str) else None
+
+
+async def find(
+    tx: Transaction,
+    code: str,
+    *,
+    stay: str | None = None,
+    focus: str | None = None,
+    owner: str | None = None,
+    open_only: bool = False,
+) -> list[Resource]:
+    """The stay's Tasks of one type, by focus and/or owner, oldest first."""
+    criteria = [("code", f"{c.TASK_TYPE}|{code}")]
+    if stay is not None:
+        criteria.append(("encounter", stay))
+    if focus is not None:
+        criteria.append(("focus", focus))
+    if owner is not None:
+        criteria.append(("owner", owner))
+    if open_only:
+        criteria.append(("status", OPEN_SEARCH))
+    found = [data_of(v) for v in await tx.find("Task", criteria)]
+    tasks = [t for t in found if t is not None]
+    return sorted(tasks, key=lambda t: (str(t.get("authoredOn", "")), str(t["id"])))
+
+
+# obligations a unit has once per stay (the others once per notice)
+ONCE_PER_STAY = frozenset(
+    {c.PABORJA_PLANERING, c.UTSE_FAST_VARDKONTAKT, c.SKICKA_PLANERINGSUNDERLAG}
+)
+
+
+async def ensure(tx: Transaction, task: Resource) -> Resource:
+    """Write `task` unless its owner has the same obligation already: of its kind for the
+    stay, or (kvittera, kalla-till-sip, …) for the same notice."""
+    code = task["code"]["coding"][0]["code"]
+    owner = task["owner"]["reference"]
+    if code in ONCE_PER_STAY:
+        existing = await find(tx, code, stay=task["encounter"]["reference"], owner=owner)
+    else:
+        existing = await find(tx, code, focus=task["focus"]["reference"], owner=owner)
+    if existing:
+        return existing[0]
+    await tx.write("Task", task["id"], task, "POST")
+    return task
+
+
+async def complete(tx: Transaction, task: Resource, done_at: str, by: str | None) -> None:
+    """Mark an open task completed at `done_at`, with the notice that did it as output."""
+    if not is_open(task):
+        return
+    task["status"] = "completed"
+    task.setdefault("executionPeriod", {})["end"] = done_at
+    if by is not None:
+        outputs = task.setdefault("output", [])
+        outputs.append({"type": {"text": "Utfört genom"}, "valueReference": {"reference": by}})
+    await tx.write("Task", task["id"], task, "PUT")
+
+
+async def cancel(tx: Transaction, task: Resource, reason: str) -> None:
+    if not is_open(task):
+        return
+    task["status"] = "cancelled"
+    task["statusReason"] = {"text": reason}
+    task.setdefault("executionPeriod", {})["end"] = fhir_instant(now())
+    await tx.write("Task", task["id"], task, "PUT")
+
+
+async def move_deadline(tx: Transaction, task: Resource, due: datetime) -> None:
+    if not is_open(task) or deadline_of(task) == due:
+        return
+    task.setdefault("restriction", {}).setdefault("period", {})["end"] = fhir_instant(due)
+    await tx.write("Task", task["id"], task, "PUT")
+
+
+def owner_of(task: Resource) -> str | None:
+    return reference(task.get("owner"))
