@@ -328,6 +328,8 @@ class Workflow:
         if encounter is None:
             return
         valid = [n for n in await self.notices(tx, stay) if notice_type(n) in TRANSITIONS]
+        if not valid and stay_state_code(encounter) is None:
+            return  # not a LUS stay: no notice, no state
         by_ref = {f"Communication/{n['id']}": n for n in valid}
         steps_of = [Notice(ref, str(notice_type(n)), _sent(n)) for ref, n in by_ref.items()]
         try:

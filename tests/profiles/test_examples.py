@@ -185,11 +185,12 @@ def test_complete_case_is_found_by_our_parameters(client: TestClient, case: dict
         case["Communication/karin-kvittens-kommun"],
         case["Communication/karin-kvittens-vc"],
     }
-    assert _found(client, "/Task?deadline=lt2026-02-11") == {
+    # the case's own Tasks, and those the workflow made for it (tests/transitions)
+    assert {
         case["Task/karin-task-skicka-inskrivningsmeddelande"],
         case["Task/karin-task-kvittera-kommun"],
         case["Task/karin-task-paborja-planering"],
-    }
+    } < _found(client, "/Task?deadline=lt2026-02-11")
     kommun = case["Organization/kalmar-kommun"]
     assert _found(client, f"/CarePlan?contributor=Organization/{kommun}") == {
         case["CarePlan/karin-sip"],
@@ -199,10 +200,10 @@ def test_complete_case_is_found_by_our_parameters(client: TestClient, case: dict
     to_kommun = _found(client, f"/Communication?recipient=Organization/{kommun}")
     assert case["Communication/karin-inskrivningsmeddelande"] in to_kommun
     assert case["Communication/karin-kvittens-kommun"] not in to_kommun
-    assert _found(client, f"/Task?owner=Organization/{kommun}") == {
+    assert {
         case["Task/karin-task-kvittera-kommun"],
         case["Task/karin-task-paborja-planering"],
-    }
+    } < _found(client, f"/Task?owner=Organization/{kommun}")
 
 
 def test_complete_case_again_reuses_the_parties(client: TestClient, case: dict[str, str]) -> None:

@@ -9,32 +9,27 @@ from starlette.testclient import TestClient
 
 from fhir_server.definitions import load_definitions
 from fhir_server.definitions.content import CANONICAL_BASE, search_parameters
+from fhir_server.transitions.codes import (
+    BERAKNAD_UTSKRIVNING_ANDRAD,
+    INSKRIVNINGSMEDDELANDE,
+    UTSKRIVNINGSKLAR,
+    UTSKRIVNINGSKLAR_ATERKALLAD,
+)
+from tests.support import lus
 
-SD = f"{CANONICAL_BASE}/StructureDefinition"
 
-
-def _encounter(rid: str, state: str, estimated: str, ready: str | None) -> dict[str, Any]:
-    extensions: list[dict[str, Any]] = [
-        {"url": f"{SD}/lus-estimated-discharge", "valueDateTime": estimated},
-        {
-            "url": f"{SD}/lus-state",
-            "valueCoding": {"system": f"{CANONICAL_BASE}/CodeSystem/lus-state", "code": state},
-        },
+def _stay(
+    rid: str, estimated: str, ready: str | None, withdrawn: bool = False
+) -> list[dict[str, Any]]:
+    """A stay and the notices that give it its state (the server keeps the state)."""
+    stay = f"Encounter/{rid}"
+    resources = [
+        lus.encounter(rid),
+        lus.notice(INSKRIVNINGSMEDDELANDE, stay, "2025-12-29T11:00:00+01:00", estimated=estimated),
     ]
     if ready is not None:
-        extensions.append({"url": f"{SD}/lus-utskrivningsklar-time", "valueDateTime": ready})
-    return {
-        "resourceType": "Encounter",
-        "id": rid,
-        "extension": extensions,
-        "status": "in-progress",
-        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
-        "serviceType": {
-            "coding": [{"system": f"{CANONICAL_BASE}/CodeSystem/lus-care-type", "code": "somatisk"}]
-        },
-        "subject": {"reference": "Patient/p1"},
-        "period": {"start": "2026-01-02T10:00:00+01:00"},
-    }
+        resources.append(lus.notice(UTSKRIVNINGSKLAR, stay, ready))
+    return resources
 
 
 def _ids(bundle: dict[str, Any]) -> list[str]:
@@ -54,16 +49,13 @@ def test_every_parameter_of_ours_is_in_the_definitions() -> None:
 
 @pytest.fixture
 def stays(client: TestClient) -> TestClient:
-    for encounter in (
-        _encounter("e1", "planering", "2026-01-05T12:00:00+01:00", None),
-        _encounter(
-            "e2", "utskrivningsklar", "2026-01-03T12:00:00+01:00", "2026-01-03T09:30:00+01:00"
-        ),
-        _encounter(
-            "e3", "utskrivningsklar", "2025-12-30T12:00:00+01:00", "2025-12-31T16:00:00+01:00"
-        ),
+    for resources in (
+        _stay("e1", "2026-01-05T12:00:00+01:00", None),
+        _stay("e2", "2026-01-03T12:00:00+01:00", "2026-01-03T09:30:00+01:00"),
+        _stay("e3", "2025-12-30T12:00:00+01:00", "2025-12-31T16:00:00+01:00"),
     ):
-        assert client.put(f"/Encounter/{encounter['id']}", json=encounter).status_code == 201
+        answer = client.post("/", json=lus.transaction(*resources))
+        assert answer.status_code == 200, answer.text
     return client
 
 
@@ -90,8 +82,13 @@ def test_search_by_state_and_care_type(stays: TestClient) -> None:
 
 
 def test_changed_extension_is_reindexed(stays: TestClient) -> None:
-    withdrawn = _encounter("e2", "aterkallad", "2026-01-06T12:00:00+01:00", None)
-    assert stays.put("/Encounter/e2", json=withdrawn).status_code == 200
+    for code, extra in (
+        (UTSKRIVNINGSKLAR_ATERKALLAD, {}),
+        (BERAKNAD_UTSKRIVNING_ANDRAD, {"estimated": "2026-01-06T12:00:00+01:00"}),
+    ):
+        sent = "2026-01-04T08:00:00+01:00"
+        answer = stays.post("/Communication", json=lus.notice(code, "Encounter/e2", sent, **extra))
+        assert answer.status_code == 201, answer.text
     assert _ids(stays.get("/Encounter?utskrivningsklar=ge2026-01-01").json()) == []
     assert _ids(stays.get("/Encounter?lus-state=aterkallad").json()) == ["e2"]
 
