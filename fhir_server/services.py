@@ -27,6 +27,7 @@ class Service(Protocol):
 FACTORIES: tuple[str, ...] = (
     "fhir_server.conformance.publish:publisher",  # first: the others may read definitions
     "fhir_server.subscriptions.service:create",
+    "fhir_server.transitions.clocks:create",
 )
 
 

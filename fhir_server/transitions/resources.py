@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fhir_server import fhirjson
 from fhir_server.storage.port import StoredVersion
 from fhir_server.transitions import codes as c
+from fhir_server.transitions.clock import instant
 
 Resource = dict[str, Any]
+# Task.status values of a task still to do
+OPEN = ("draft", "requested", "received", "accepted", "ready", "in-progress", "on-hold")
 
 
 def data_of(version: StoredVersion | None) -> Resource | None:
@@ -110,3 +114,17 @@ def identifier_value(resource: Resource, *systems: str) -> str | None:
         if identifier.get("system") in systems and isinstance(identifier.get("value"), str):
             return str(identifier["value"])
     return None
+
+
+def business_status(code: str) -> dict[str, object]:
+    display = "I tid" if code == c.I_TID else "Försenad"
+    return {"coding": [{"system": c.TASK_BUSINESS_STATUS, "code": code, "display": display}]}
+
+
+def is_open(task: Resource) -> bool:
+    return task.get("status") in OPEN
+
+
+def deadline_of(task: Resource) -> datetime | None:
+    end = task.get("restriction", {}).get("period", {}).get("end")
+    return instant(end) if isinstance(end, str) else None

@@ -31,6 +31,7 @@ from fhir_server.transitions.resources import (
     stay_state_code,
     task_type,
 )
+from fhir_server.transitions.tasks import late_completion
 
 T = TypeVar("T")
 LUS_ENCOUNTER = f"{CANONICAL_BASE}/StructureDefinition/lus-encounter"
@@ -95,7 +96,7 @@ class RecordingTransaction:
         elif resource_type == "Encounter":
             if await self._encounter(written, resource):
                 index = None  # the caller's index lacks what was filled in
-        elif task_type(resource) is not None and self._task(before, resource):
+        elif task_type(resource) is not None and await self._task(before, resource):
             index = None
         version = await self._tx.write(resource_type, rid, resource, method, index)
         self.writes.append(written)
@@ -115,15 +116,17 @@ class RecordingTransaction:
             return True  # the index the caller computed lacks the state
         return False
 
-    @staticmethod
-    def _task(before: dict[str, Any] | None, resource: dict[str, Any]) -> bool:
-        """Completing a LUS task records when (executionPeriod.end), unless the client did."""
+    async def _task(self, before: dict[str, Any] | None, resource: dict[str, Any]) -> bool:
+        """Completing a LUS task records when (executionPeriod.end), unless the client did;
+        completing it after its deadline records the miss (tasks.late_completion)."""
         done = resource.get("status") == "completed"
         was_done = before is not None and before.get("status") == "completed"
-        if done and not was_done and not resource.get("executionPeriod", {}).get("end"):
+        if not done or was_done:
+            return False
+        if not resource.get("executionPeriod", {}).get("end"):
             resource.setdefault("executionPeriod", {})["end"] = fhir_instant(now())
-            return True
-        return False
+        await late_completion(self._tx, resource)
+        return True
 
 
 def _claims_lus_profile(resource: dict[str, Any]) -> bool:

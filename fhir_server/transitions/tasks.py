@@ -10,19 +10,22 @@ from fhir_server.ids import new_id
 from fhir_server.storage.port import Transaction
 from fhir_server.transitions import codes as c
 from fhir_server.transitions.clock import fhir_instant, instant, now
-from fhir_server.transitions.resources import Resource, data_of, reference
+from fhir_server.transitions.deviations import mark_overdue, missed
+from fhir_server.transitions.resources import (
+    OPEN,
+    Resource,
+    business_status,
+    data_of,
+    deadline_of,
+    is_open,
+    reference,
+)
 
-OPEN = ("draft", "requested", "received", "accepted", "ready", "in-progress", "on-hold")
 OPEN_SEARCH = ",".join(OPEN)
 
 
 def profile_of(task_code: str) -> str:
     return f"{CANONICAL_BASE}/StructureDefinition/lus-task-{task_code}"
-
-
-def business_status(code: str) -> dict[str, object]:
-    display = "I tid" if code == c.I_TID else "Försenad"
-    return {"coding": [{"system": c.TASK_BUSINESS_STATUS, "code": code, "display": display}]}
 
 
 def new_task(
@@ -58,15 +61,6 @@ def new_task(
     if requester is not None:
         task["requester"] = {"reference": requester}
     return task
-
-
-def is_open(task: Resource) -> bool:
-    return task.get("status") in OPEN
-
-
-def deadline_of(task: Resource) -> datetime | None:
-    end = task.get("restriction", {}).get("period", {}).get("end")
-    return instant(end) if isinstance(end, str) else None
 
 
 async def find(
@@ -120,10 +114,21 @@ async def complete(tx: Transaction, task: Resource, done_at: str, by: str | None
         return
     task["status"] = "completed"
     task.setdefault("executionPeriod", {})["end"] = done_at
+    await late_completion(tx, task)
     if by is not None:
         outputs = task.setdefault("output", [])
         outputs.append({"type": {"text": "Utfört genom"}, "valueReference": {"reference": by}})
     await tx.write("Task", task["id"], task, "PUT")
+
+
+async def late_completion(tx: Transaction, task: Resource) -> bool:
+    """A task completed after its deadline is a missed deadline too (forsenad, and a
+    deviation), also when the clocks had not looked yet. True when it was late."""
+    done = task.get("executionPeriod", {}).get("end")
+    if isinstance(done, str) and missed(task, instant(done)):
+        await mark_overdue(tx, task, write_task=False)
+        return True
+    return False
 
 
 async def cancel(tx: Transaction, task: Resource, reason: str) -> None:
