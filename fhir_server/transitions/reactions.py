@@ -42,6 +42,7 @@ from fhir_server.transitions.resources import (
     state_coding,
     stay_of,
     stay_state_code,
+    task_type,
 )
 from fhir_server.transitions.rules import Region, WorkflowRules
 from fhir_server.transitions.stay_state import (
@@ -182,7 +183,8 @@ class Workflow:
                 requester=requester,
                 patient=patient_ref,
                 stay=stay,
-                focus=ref,
+                # an obligation once per stay is about the stay, the others about the notice
+                focus=stay if task_code in tasks.ONCE_PER_STAY - {c.PABORJA_PLANERING} else ref,
                 authored=sent,
                 due=due,
                 description=text,
@@ -377,15 +379,10 @@ class Workflow:
             for n in ordered
             if notice_type(n) in (c.UTSKRIVNINGSKLAR, c.UTSKRIVNINGSKLAR_ATERKALLAD)
         ]
-        running = clock and notice_type(clock[-1]) == c.UTSKRIVNINGSKLAR
-        if running or clock:
-            value = _sent(clock[-1]) if running else None
-            set_extension(
-                encounter,
-                c.UTSKRIVNINGSKLAR_EXTENSION,
-                "DateTime" if value else None,
-                value,
-            )
+        running = bool(clock) and notice_type(clock[-1]) == c.UTSKRIVNINGSKLAR
+        value = _sent(clock[-1]) if running else None
+        kind = "DateTime" if value else None
+        set_extension(encounter, c.UTSKRIVNINGSKLAR_EXTENSION, kind, value)
         after = (
             stay_state_code(encounter),
             _estimate(encounter),
@@ -396,12 +393,14 @@ class Workflow:
     async def _stay_tasks(
         self, tx: Transaction, stay: str, encounter: Resource, state: str, ordered: list[Resource]
     ) -> None:
-        if state == c.MAKULERAD:
+        if state in (c.MAKULERAD, c.INSKRIVEN):
+            # a stay in error, or whose every inskrivningsmeddelande was retracted
+            reason = "Vårdtillfället makulerat" if state == c.MAKULERAD else "Ingen inskrivning"
             criteria = [("encounter", stay), ("status", tasks.OPEN_SEARCH)]
             for version in await tx.find("Task", criteria):
                 task = data_of(version)
-                if task is not None:
-                    await tasks.cancel(tx, task, "Vårdtillfället makulerat")
+                if task is not None and task_type(task) != c.SKICKA_INSKRIVNINGSMEDDELANDE:
+                    await tasks.cancel(tx, task, reason)
             return
         discharged = encounter.get("period", {}).get("end") if state == c.UTSKRIVEN else None
         estimate = _estimate(encounter)

@@ -8,6 +8,7 @@ Organization) are the server's work, written in the client's transaction.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -57,10 +58,49 @@ class WorkflowStorage:
             recording = RecordingTransaction(tx, self.workflow)
             result = await job(recording)
             if recording.writes:
-                await self.workflow.react(tx, recording.writes)
+                noting = NotingTransaction(tx)
+                await self.workflow.react(noting, recording.writes)
+                if noting.written:
+                    return await _current(tx, result, noting.written)
             return result
 
         return await self.inner.run(ctx, reacting)
+
+
+async def _current(tx: Transaction, result: Any, rewritten: set[tuple[str, str]]) -> Any:
+    """The job's answer showing the versions the reactions wrote over (e.g. a notice with
+    the receivers the server added): a WriteResult, or the entries of a transaction."""
+    if isinstance(result, list):
+        return [await _current(tx, item, rewritten) for item in result]
+    version = getattr(result, "version", None)
+    if isinstance(version, StoredVersion) and (version.resource_type, version.id) in rewritten:
+        return dataclasses.replace(result, version=await tx.read(version.resource_type, version.id))
+    return result
+
+
+class NotingTransaction:
+    """The transaction the reactions write through, noting what they wrote."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+        self.written: set[tuple[str, str]] = set()
+
+    async def read(self, resource_type: str, rid: str) -> StoredVersion | None:
+        return await self._tx.read(resource_type, rid)
+
+    async def find(self, resource_type: str, criteria: Criteria) -> list[StoredVersion]:
+        return await self._tx.find(resource_type, criteria)
+
+    async def write(
+        self,
+        resource_type: str,
+        rid: str,
+        resource: dict[str, Any] | None,
+        method: str,
+        index: IndexEntries | None = None,
+    ) -> StoredVersion:
+        self.written.add((resource_type, rid))
+        return await self._tx.write(resource_type, rid, resource, method, index)
 
 
 class RecordingTransaction:
