@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fhir_server.config import Settings
 from fhir_server.definitions import Definitions
 from fhir_server.storage.port import Storage
+from fhir_server.transitions.reactions import Workflow
 from fhir_server.validation import StructureValidator
 from fhir_server.validation.profile import ProfileValidator
 
@@ -19,3 +20,5 @@ class Runtime:
     storage: Storage
     # profile validation (meta.profile on write, $validate); None: structure only
     profiles: ProfileValidator | None = None
+    # the LUS workflow (fhir_server/transitions/), wrapped around the store
+    workflow: Workflow | None = None

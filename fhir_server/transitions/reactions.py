@@ -23,6 +23,7 @@ from fhir_server.outcome import FhirError, Issue, error
 from fhir_server.storage.port import Transaction
 from fhir_server.transitions import codes as c
 from fhir_server.transitions import tasks
+from fhir_server.transitions.checklist import Check, done_since
 from fhir_server.transitions.clock import fhir_instant, instant
 from fhir_server.transitions.parties import (
     hsa_id,
@@ -50,7 +51,6 @@ from fhir_server.transitions.stay_state import (
     IllegalStep,
     Notice,
     fold,
-    sent_order,
     stay_state,
 )
 
@@ -340,7 +340,8 @@ class Workflow:
             raise unprocessable(str(illegal), "Communication.category") from None
         ordered = [by_ref[s.notice.reference] for s in steps]
         changed = self._discharge_from_notices(encounter, ordered)
-        state = stay_state(steps_of, encounter.get("status"), checklist_complete=False)
+        complete = await self.checklist_complete(tx, encounter, ordered)
+        state = stay_state(steps_of, encounter.get("status"), checklist_complete=complete)
         if written is not None and written.client_state not in (None, state):
             raise unprocessable(
                 f"{stay} cannot have the LUS state '{written.client_state}': the state follows"
@@ -438,6 +439,33 @@ class Workflow:
             ):
                 await tasks.cancel(tx, task, "Utskrivningen hävd")
 
+    # -- hemgångsklar ------------------------------------------------------------------
+
+    async def checklist(
+        self, tx: Transaction, encounter: Resource, ordered: list[Resource] | None = None
+    ) -> tuple[Region | None, dict[str, Check | None]]:
+        """The stay's region and each item of its checklist with the check that did it
+        since the running utskrivningsklar clock started (None: not done)."""
+        region = await self._region(tx, None, encounter)
+        if ordered is None:
+            stay = f"Encounter/{encounter['id']}"
+            valid = [n for n in await self.notices(tx, stay) if notice_type(n) in TRANSITIONS]
+            ordered = sorted(valid, key=lambda n: (instant(_sent(n)), n["id"]))
+        clock = [
+            n
+            for n in ordered
+            if notice_type(n) in (c.UTSKRIVNINGSKLAR, c.UTSKRIVNINGSKLAR_ATERKALLAD)
+        ]
+        running = bool(clock) and notice_type(clock[-1]) == c.UTSKRIVNINGSKLAR
+        start = instant(_sent(clock[-1])) if running else None
+        return region, done_since(encounter, self.rules.checklist_of(region), start)
+
+    async def checklist_complete(
+        self, tx: Transaction, encounter: Resource, ordered: list[Resource]
+    ) -> bool:
+        _, done = await self.checklist(tx, encounter, ordered)
+        return bool(done) and all(check is not None for check in done.values())
+
     # -- helpers ---------------------------------------------------------------------
 
     @staticmethod
@@ -456,12 +484,15 @@ class Workflow:
                 return region
         return None
 
-    async def derived_state(self, tx: Transaction, stay: str, status: str | None) -> str:
-        """The state an Encounter write gets before the job's end (refresh_stay confirms)."""
+    async def derived_state(self, tx: Transaction, stay: str, encounter: Resource) -> str:
+        """The state an Encounter being written gets now (refresh_stay confirms it at the
+        job's end, when the job's notices are in)."""
         notices = [n for n in await self.notices(tx, stay) if notice_type(n) in TRANSITIONS]
         steps = [Notice(f"Communication/{n['id']}", str(notice_type(n)), _sent(n)) for n in notices]
+        ordered = sorted(notices, key=lambda n: (instant(_sent(n)), n["id"]))
         try:
-            return stay_state(sent_order(steps), status, checklist_complete=False)
+            complete = await self.checklist_complete(tx, encounter, ordered)
+            return stay_state(steps, encounter.get("status"), checklist_complete=complete)
         except IllegalStep:
             return c.INSKRIVEN
 

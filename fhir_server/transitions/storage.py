@@ -148,9 +148,7 @@ class RecordingTransaction:
         is_stay = written.client_state is not None or stay_state_code(written.before or {})
         if not is_stay and not _claims_lus_profile(resource):
             return False
-        state = await self._workflow.derived_state(
-            self._tx, f"Encounter/{written.rid}", resource.get("status")
-        )
+        state = await self._workflow.derived_state(self._tx, f"Encounter/{written.rid}", resource)
         if written.client_state is None:
             set_extension(resource, c.STATE_EXTENSION, "Coding", state_coding(state))
             return True  # the index the caller computed lacks the state

@@ -32,6 +32,23 @@ Context: Encounter
 * value[x] only Coding
 * value[x] from LUSStateVS (required)
 
+Extension: LUSHemgangsklarCheck
+Id: lus-hemgangsklar-check
+Title: "Hemgångsklar: kontrollpunkt klar"
+Description: "One item of the regional hemgångsklar checklist done for the stay: which item (a code of the region's checklist in the server's configuration), when, and by whom. The stay is hemgångsklar when every item of its region's checklist is done after the latest utskrivningsklar notice."
+Context: Encounter
+* insert LUSExtension
+* extension contains
+    item 1..1 and
+    time 1..1 and
+    by 0..1
+* extension[item].value[x] only code
+* extension[item] ^short = "The checklist item's code"
+* extension[time].value[x] only dateTime
+* extension[time] ^short = "When it was done"
+* extension[by].value[x] only Reference(Organization or Practitioner or PractitionerRole)
+* extension[by] ^short = "Who confirmed it"
+
 Extension: LUSKommunkod
 Id: lus-kommunkod
 Title: "Kommunkod"

@@ -10,7 +10,8 @@ Description: "A hospital stay (vårdtillfälle) under LUS: class IMP, the ward a
 * extension contains
     LUSEstimatedDischarge named estimatedDischarge 0..1 and
     LUSUtskrivningsklarTime named utskrivningsklar 0..1 and
-    LUSState named lusState 0..1
+    LUSState named lusState 0..1 and
+    LUSHemgangsklarCheck named hemgangsklar 0..*
 * class = $v3ActCode#IMP
 * serviceType 1..1
 * serviceType from LUSCareTypeVS (required)
