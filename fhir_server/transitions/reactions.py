@@ -51,6 +51,7 @@ from fhir_server.transitions.stay_state import (
     IllegalStep,
     Notice,
     fold,
+    sent_order,
     stay_state,
 )
 
@@ -103,6 +104,16 @@ def _sent(notice: Resource) -> str:
             "Communication.sent",
         )
     return sent
+
+
+def _as_notice(notice: Resource) -> Notice:
+    stored = str(notice.get("meta", {}).get("lastUpdated", ""))
+    return Notice(f"Communication/{notice['id']}", str(notice_type(notice)), _sent(notice), stored)
+
+
+def _in_sent_order(notices: list[Resource]) -> list[Resource]:
+    by_ref = {f"Communication/{n['id']}": n for n in notices}
+    return [by_ref[n.reference] for n in sent_order(_as_notice(n) for n in notices)]
 
 
 def _estimate(resource: Resource) -> str | None:
@@ -333,7 +344,7 @@ class Workflow:
         if not valid and stay_state_code(encounter) is None:
             return  # not a LUS stay: no notice, no state
         by_ref = {f"Communication/{n['id']}": n for n in valid}
-        steps_of = [Notice(ref, str(notice_type(n)), _sent(n)) for ref, n in by_ref.items()]
+        steps_of = [_as_notice(n) for n in by_ref.values()]
         try:
             _, steps = fold(steps_of)
         except IllegalStep as illegal:
@@ -450,7 +461,7 @@ class Workflow:
         if ordered is None:
             stay = f"Encounter/{encounter['id']}"
             valid = [n for n in await self.notices(tx, stay) if notice_type(n) in TRANSITIONS]
-            ordered = sorted(valid, key=lambda n: (instant(_sent(n)), n["id"]))
+            ordered = _in_sent_order(valid)
         clock = [
             n
             for n in ordered
@@ -488,8 +499,8 @@ class Workflow:
         """The state an Encounter being written gets now (refresh_stay confirms it at the
         job's end, when the job's notices are in)."""
         notices = [n for n in await self.notices(tx, stay) if notice_type(n) in TRANSITIONS]
-        steps = [Notice(f"Communication/{n['id']}", str(notice_type(n)), _sent(n)) for n in notices]
-        ordered = sorted(notices, key=lambda n: (instant(_sent(n)), n["id"]))
+        steps = [_as_notice(n) for n in notices]
+        ordered = _in_sent_order(notices)
         try:
             complete = await self.checklist_complete(tx, encounter, ordered)
             return stay_state(steps, encounter.get("status"), checklist_complete=complete)

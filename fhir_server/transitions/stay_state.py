@@ -60,6 +60,7 @@ class Notice:
     reference: str  # Communication/id
     code: str  # lus-notice-type
     sent: str  # instant, ISO 8601 with offset
+    stored: str = ""  # meta.lastUpdated: the order of notices sent in the same second
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def next_state(state: str, code: str) -> str | None:
 def sent_order(notices: Iterable[Notice]) -> list[Notice]:
     from fhir_server.transitions.clock import instant  # local: clock imports codes only
 
-    return sorted(notices, key=lambda n: (instant(n.sent), n.reference))
+    return sorted(notices, key=lambda n: (instant(n.sent), n.stored, n.reference))
 
 
 def fold(notices: Iterable[Notice]) -> tuple[str, list[Step]]:
