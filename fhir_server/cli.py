@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> None:
         default=os.cpu_count() or 1,
         help="processes checking and indexing resources (CPU count; 0: in this process)",
     )
+    demo = commands.add_parser(
+        "demo", help="play a complete LUS stay and print what each party received"
+    )
+    demo.add_argument("--data-dir", type=Path, help="keep the demo's store here (default: temp)")
     client_commands.add_parsers(commands)
     args = parser.parse_args(argv)
 
@@ -74,6 +78,10 @@ def main(argv: list[str] | None = None) -> None:
         _serve(args)
     elif args.command == "import":
         sys.exit(_import(args))
+    elif args.command == "demo":
+        from fhir_server.transitions.demo import run
+
+        run(args.data_dir)
     else:
         client_commands.run(args)
 
