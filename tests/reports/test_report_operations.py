@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from fhir_server.app import create_app
+from fhir_server.config import Settings
 from fhir_server.transitions import codes as c
+from fhir_server.transitions.reports.report import MEASURE_DAYS
 
 KOMMUN = "urn:oid:1.2.752.129.2.2.1.17"
 _ids = itertools.count(1)
@@ -480,3 +484,24 @@ def test_other_formats_are_refused(client: TestClient) -> None:
     assert answer.status_code == 406
     # CSV is only offered by the reports
     assert client.get("/Patient", params={"_format": "text/csv"}).status_code == 406
+
+
+def test_the_report_is_valid_fhir_and_its_measure_is_published(
+    tmp_path: Path, stays: dict[str, str], client: TestClient
+) -> None:
+    report = client.get(
+        "/$betalningsansvar", params={"month": "2022-02", "regelverk": "kalmar"}
+    ).json()
+    outcome = client.post("/MeasureReport/$validate", json=report).json()
+    errors = [i for i in outcome["issue"] if i["severity"] in ("error", "fatal")]
+    assert not errors, errors
+    published = Settings(data_dir=tmp_path / "published", insecure_no_auth=True)
+    with TestClient(create_app(published)) as fresh:
+        for url in (report["measure"], MEASURE_DAYS):
+            found = fresh.get("/Measure", params={"url": url}).json()
+            assert found["total"] == 1, url
+        operations = fresh.get("/OperationDefinition", params={"code": "betalningsansvar"})
+        assert operations.json()["total"] == 1
+        statement = fresh.get("/metadata").json()
+        offered = {o["name"]: o["definition"] for o in statement["rest"][0]["operation"]}
+        assert offered["betalningsansvar"].endswith("/OperationDefinition/lus-betalningsansvar")
