@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,13 @@ def load_stay(
     withdrawn: list[str] = [],  # noqa: B006
     retracted: list[str] = [],  # noqa: B006
     admission_notice: bool = True,
+    about_only: bool = False,
 ) -> str:
     """One stay as a hospital would post it: Patient, Encounter and its notices in one
     transaction; returns the Encounter's id."""
     patient, stay = _uuid(), _uuid()
+    # admitted, and the inskrivningsmeddelande sent, a week before the first notice
+    admitted = min(datetime.fromisoformat(s) for s in [*ready, *retracted]) - timedelta(days=7)
     entries: list[dict[str, Any]] = [
         {"fullUrl": patient, "resource": {"resourceType": "Patient", "active": True}},
         {
@@ -69,7 +73,7 @@ def load_stay(
                 },
                 "serviceType": {"coding": [{"system": c.CARE_TYPE, "code": care}]},
                 "subject": {"reference": patient},
-                "period": {"start": "2021-12-01T08:00:00+01:00", "end": discharged},
+                "period": {"start": admitted.isoformat(), "end": discharged},
             },
         },
     ]
@@ -87,7 +91,7 @@ def load_stay(
         notices.append(
             _notice(
                 c.INSKRIVNINGSMEDDELANDE,
-                "2021-12-01T09:00:00+01:00",
+                (admitted + timedelta(hours=1)).isoformat(),
                 stay,
                 patient,
                 [municipality],
@@ -103,6 +107,9 @@ def load_stay(
         for s in retracted
     ]
     notices.append(_notice(c.UTSKRIVNINGSMEDDELANDE, discharged, stay, patient, [municipality]))
+    if about_only:  # the notices name the stay in `about` alone
+        for n in notices:
+            del n["encounter"]
     entries += [{"fullUrl": _uuid(), "resource": n} for n in notices]
     for entry in entries:
         entry["request"] = {"method": "POST", "url": entry["resource"]["resourceType"]}
@@ -165,7 +172,8 @@ def stays(client: TestClient) -> dict[str, str]:
             withdrawn=["2022-02-03T09:00:00+01:00"],
             discharged="2022-02-18T09:00:00+01:00",
         ),
-        # E: somatic, a notice of 14 Feb retracted; the real one 20 Feb, out 25 Feb: 5 days
+        # E: somatic, a notice of 14 Feb retracted; the real one 20 Feb, out 25 Feb: 5 days;
+        # its notices name the stay in Communication.about only
         "E": load_stay(
             client,
             kalmar,
@@ -173,6 +181,7 @@ def stays(client: TestClient) -> dict[str, str]:
             ready=["2022-02-20T09:00:00+01:00"],
             retracted=["2022-02-14T09:00:00+01:00"],
             discharged="2022-02-25T09:00:00+01:00",
+            about_only=True,
         ),
         # F: Stockholm, somatic, 10 → 15 Feb: 5 days; no inskrivningsmeddelande (its
         # municipality is the notices' recipient)
@@ -385,6 +394,11 @@ def test_a_rerun_as_of_the_same_instant_gives_the_same_report(
     as_of = _extension(first, "https://lus.example.se/fhir/StructureDefinition/lus-report-as-of")
     moment = as_of["valueInstant"]
     assert first["date"] == moment
+    # by default the report is as of the newest change stored
+    newest = client.get("/_history", params={"_count": "1"}).json()["entry"][0]["resource"]
+    assert datetime.fromisoformat(moment) == datetime.fromisoformat(
+        newest["meta"]["lastUpdated"].replace("Z", "+00:00")
+    )
     # later: B's utskrivningsklar notice is retracted, C's discharge corrected into March,
     # and a new February stay is loaded
     notices = client.get(
@@ -505,3 +519,48 @@ def test_the_report_is_valid_fhir_and_its_measure_is_published(
         statement = fresh.get("/metadata").json()
         offered = {o["name"]: o["definition"] for o in statement["rest"][0]["operation"]}
         assert offered["betalningsansvar"].endswith("/OperationDefinition/lus-betalningsansvar")
+
+
+def _sip_task(client: TestClient, stay: str, status: str, done: str | None) -> None:
+    encounter = client.get(f"/Encounter/{stay}").json()
+    task: dict[str, Any] = {
+        "resourceType": "Task",
+        "status": status,
+        "intent": "order",
+        "code": {"coding": [{"system": c.TASK_TYPE, "code": c.KALLA_TILL_SIP}]},
+        "for": encounter["subject"],
+        "encounter": {"reference": f"Encounter/{stay}"},
+        "restriction": {"period": {"end": "2019-05-09T10:00:00+02:00"}},
+    }
+    if done:
+        task["executionPeriod"] = {"end": done}
+    assert client.post("/Task", json=task).status_code == 201
+
+
+def test_the_law_default_reads_the_sip_call_tasks(client: TestClient) -> None:
+    kalmar = municipality(client, "0880")
+    # four somatic stays, each ready Mon 6 May 2019 10:00 and out Mon 13 May: 7 days, 5
+    # billable under the law when the SIP call (deadline 9 May 10:00) was made in time
+    ready, out = ["2019-05-06T10:00:00+02:00"], "2019-05-13T10:00:00+02:00"
+    in_time, late, never, none = (
+        load_stay(client, kalmar, "0880", ready=ready, discharged=out) for _ in range(4)
+    )
+    _sip_task(client, in_time, "completed", "2019-05-08T15:00:00+02:00")
+    _sip_task(client, late, "completed", "2019-05-10T09:00:00+02:00")
+    _sip_task(client, never, "in-progress", None)
+    params = {"month": "2019-05", "regelverk": "lag", "_format": "text/csv"}
+    answer = client.get("/$betalningsansvar", params=params)
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig")), delimiter=";"))
+    billed = {
+        r["vardtillfalle"].split("/")[1]: (r["regionen_gjort_sin_del"], r["debiterbara_dagar"])
+        for r in rows
+        if r["rad"] == "vardtillfalle"
+    }
+    assert billed == {
+        in_time: ("ja", "5"),
+        late: ("nej", "0"),
+        never: ("nej", "0"),
+        none: ("ja", "5"),  # no SIP call was needed
+    }
+    (total,) = [r for r in rows if r["rad"] == "summa" and r["vardform"] == "alla"]
+    assert total["belopp_kr"] == str(10 * 7800)  # 2019: 7 800 kr per day

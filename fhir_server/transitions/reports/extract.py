@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from fhir_server import fhirjson
-from fhir_server.storage.clock import format_instant
+from fhir_server.storage.clock import format_instant, parse_instant
 from fhir_server.storage.port import RequestContext, Storage, StoredVersion
 from fhir_server.transitions import codes as c
 from fhir_server.transitions.clock import instant, swedish_date
@@ -60,7 +60,8 @@ class Snapshot:
             self._changed[resource_type] = ids
         return self._changed[resource_type]
 
-    async def _at(self, resource_type: str, rid: str) -> dict[str, Any] | None:
+    async def at(self, resource_type: str, rid: str) -> dict[str, Any] | None:
+        """The resource in its version current at `as_of`; None if none was (or a deletion)."""
         page = await self.storage.history(
             self.ctx, resource_type, rid, since=None, at=self.as_of, count=1, cursor=None
         )
@@ -90,10 +91,20 @@ class Snapshot:
                 break
             cursor = result.next_cursor
         for rid in sorted(changed):
-            old = await self._at(resource_type, rid)
+            old = await self.at(resource_type, rid)
             if old is not None:
                 found[rid] = old
         return [r for _, r in sorted(found.items()) if keep(r)]
+
+
+async def newest_change(storage: Storage) -> datetime | None:
+    """When the newest stored change was stamped (None for an empty store). A report as of
+    it covers every change that is visible now, and none that is still being committed
+    (those are stamped later), so a rerun as of the same instant finds the same store."""
+    page = await storage.history(
+        RequestContext(), None, None, since=None, at=None, count=1, cursor=None
+    )
+    return parse_instant(page.versions[0].last_updated) if page.versions else None
 
 
 def _resource(version: StoredVersion) -> dict[str, Any] | None:
@@ -179,7 +190,7 @@ async def _kommun(
 
 
 async def _organisation_kommunkod(snapshot: Snapshot, ref: str) -> str | None:
-    organisation = await snapshot._at("Organization", ref.split("/", 1)[1])
+    organisation = await snapshot.at("Organization", ref.split("/", 1)[1])
     if organisation is None:
         return None
     for identifier in organisation.get("identifier", []):
@@ -237,19 +248,26 @@ async def discharged_stays(
     # candidates: stays still running near the period's start (their end, if any, after
     # it); a margin of two days covers the difference between Swedish and UTC dates and how
     # `ge` treats a date's day; the discharge date decides in memory
-    since = first - timedelta(days=2)
+    since, until = first - timedelta(days=2), last + timedelta(days=2)
     encounters = await snapshot.find(
-        "Encounter", [("class", "IMP"), ("date", f"ge{since.isoformat()}")], inpatient
+        "Encounter",
+        [("class", "IMP"), ("date", f"ge{since.isoformat()}"), ("date", f"le{until.isoformat()}")],
+        inpatient,
     )
     refs = [f"Encounter/{e['id']}" for e in encounters]
     notices_by_stay: dict[str, list[dict[str, Any]]] = {r: [] for r in refs}
     for batch in _batches(refs):
         wanted = set(batch)
-        for communication in await snapshot.find(
-            "Communication",
-            [("encounter", ",".join(batch))],
-            lambda r, wanted=wanted: bool(_stay_references(r) & wanted),  # type: ignore[misc]
-        ):
+        by_id: dict[str, dict[str, Any]] = {}
+        # a notice names its stay in `encounter`, `about` or both
+        for parameter in ("encounter", "about"):
+            for communication in await snapshot.find(
+                "Communication",
+                [(parameter, ",".join(batch))],
+                lambda r, wanted=wanted: bool(_stay_references(r) & wanted),  # type: ignore[misc]
+            ):
+                by_id[str(communication["id"])] = communication
+        for communication in by_id.values():
             for ref in _stay_references(communication) & wanted:
                 notices_by_stay[ref].append(communication)
     stays: list[tuple[dict[str, Any], list[Notice], datetime]] = []

@@ -7,8 +7,9 @@ where it has one:
   month                   YYYY-MM, the whole month
   kommun                  kommunkod (4 digits); absent: every municipality
   regelverk               the rule set ($betalningsansvar only); absent: the configured default
-  asOf                    the instant whose store is reported (default: now); a rerun with
-                          the same parameters and asOf gives the same report
+  asOf                    the instant whose store is reported (default: the newest change
+                          stored, extract.newest_change); a rerun with the same parameters
+                          and asOf gives the same report
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from fhir_server.rest.operations import SYSTEM, Invocation, Operation
 from fhir_server.rest.responses import json_response
 from fhir_server.transitions.clock import now
 from fhir_server.transitions.reports import rule_sets
-from fhir_server.transitions.reports.extract import Snapshot, discharged_stays
+from fhir_server.transitions.reports.extract import Snapshot, discharged_stays, newest_change
 from fhir_server.transitions.reports.liability import MissingDailyAmount, groups
 from fhir_server.transitions.reports.report import Basis, csv_report, measure_report
 
@@ -91,11 +92,12 @@ def _kommun(invocation: Invocation) -> str | None:
     return kommun
 
 
-def _as_of(invocation: Invocation) -> datetime:
+async def _as_of(invocation: Invocation) -> datetime:
     text = _text(invocation, "asOf")
     current = now()
     if text is None:
-        return current
+        newest = await newest_change(invocation.call.runtime.storage)
+        return current if newest is None else min(newest, current)
     if not _INSTANT.fullmatch(text):
         raise bad_request(f"asOf={text} is not an instant with a time zone", "asOf")
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -135,7 +137,7 @@ async def _report(invocation: Invocation, liability: bool) -> Response:
             " from the notice; payment liability is $betalningsansvar",
             "regelverk",
         )
-    as_of = _as_of(invocation)
+    as_of = await _as_of(invocation)
     snapshot = Snapshot(call.runtime.storage, call.context, as_of)
     stays = await discharged_stays(snapshot, first, last, kommun)
     basis = Basis(first, last, kommun, as_of, book, rule_set)
