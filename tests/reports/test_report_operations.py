@@ -564,3 +564,33 @@ def test_the_law_default_reads_the_sip_call_tasks(client: TestClient) -> None:
     }
     (total,) = [r for r in rows if r["rad"] == "summa" and r["vardform"] == "alla"]
     assert total["belopp_kr"] == str(10 * 7800)  # 2019: 7 800 kr per day
+
+
+def test_a_stay_counts_only_once_finished_and_not_when_entered_in_error(
+    client: TestClient,
+) -> None:
+    kalmar = municipality(client, "0880")
+    # ready 6 May 2019, out 9 May: 3 days
+    stay = load_stay(
+        client,
+        kalmar,
+        "0880",
+        ready=["2019-05-06T10:00:00+02:00"],
+        discharged="2019-05-09T10:00:00+02:00",
+    )
+    params = {"month": "2019-05"}
+
+    def days() -> Any:
+        report = client.get("/$utskrivningsklara-dagar", params=params).json()
+        return _score(report, "utskrivningsklara-dagar")
+
+    assert days() == 3
+    encounter = client.get(f"/Encounter/{stay}").json()
+    encounter["status"] = "entered-in-error"
+    assert client.put(f"/Encounter/{stay}", json=encounter).status_code == 200
+    assert days() == 0
+    # still in progress with a planned end: its utskrivningsmeddelande (9 May) discharges it
+    encounter["status"] = "in-progress"
+    encounter["period"]["end"] = "2019-05-20T10:00:00+02:00"
+    assert client.put(f"/Encounter/{stay}", json=encounter).status_code == 200
+    assert days() == 3

@@ -200,8 +200,9 @@ async def _organisation_kommunkod(snapshot: Snapshot, ref: str) -> str | None:
 
 
 def _discharge(encounter: dict[str, Any], notices: list[Notice]) -> datetime | None:
+    """Encounter.period.end of a finished stay, else the first utskrivningsmeddelande."""
     end = _when(encounter.get("period", {}).get("end"))
-    if end is not None:
+    if end is not None and encounter.get("status") == "finished":
         return end
     discharges = [n.sent for n in notices if n.code == c.UTSKRIVNINGSMEDDELANDE and not n.retracted]
     return min(discharges) if discharges else None
