@@ -37,6 +37,7 @@ class Snapshot:
         self.ctx = ctx
         self.as_of = format_instant(as_of)
         self._changed: dict[str, set[str]] = {}
+        self._old: dict[tuple[str, str], dict[str, Any] | None] = {}
 
     async def _changed_since(self, resource_type: str) -> set[str]:
         """Ids of the type with a version (or deletion) stored after `as_of`."""
@@ -61,11 +62,15 @@ class Snapshot:
         return self._changed[resource_type]
 
     async def at(self, resource_type: str, rid: str) -> dict[str, Any] | None:
-        """The resource in its version current at `as_of`; None if none was (or a deletion)."""
-        page = await self.storage.history(
-            self.ctx, resource_type, rid, since=None, at=self.as_of, count=1, cursor=None
-        )
-        return _resource(page.versions[0]) if page.versions else None
+        """The resource in its version current at `as_of`; None if none was (or a deletion).
+        Read once per snapshot."""
+        key = (resource_type, rid)
+        if key not in self._old:
+            page = await self.storage.history(
+                self.ctx, resource_type, rid, since=None, at=self.as_of, count=1, cursor=None
+            )
+            self._old[key] = _resource(page.versions[0]) if page.versions else None
+        return self._old[key]
 
     async def find(
         self,
