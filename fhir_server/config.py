@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     auth_issuers: list[ExternalIssuer] = []
     # The claim of an access token naming the caller's organisation (HSA-id or kommunkod).
     auth_organisation_claim: str = "organisation"
+    # LUS reports: a TOML file of payment-liability rule sets and daily amounts replacing
+    # the shipped fhir_server/transitions/reports/rule_sets.toml (docs/reports.md).
+    report_rule_sets: str = ""
     # The PDL audit trail (an AuditEvent for every access) while security is on.
     audit_enabled: bool = True
 

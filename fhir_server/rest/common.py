@@ -30,9 +30,12 @@ class Call:
         return self._base
 
 
-def begin(request: Request, resource_type: str | None = None) -> Call:
+def begin(
+    request: Request, resource_type: str | None = None, also: frozenset[str] = frozenset()
+) -> Call:
+    """`also`: media types the handler produces besides JSON (negotiation.negotiate)."""
     runtime: Runtime = request.app.state.runtime
-    negotiated = negotiate(request)
+    negotiated = negotiate(request, also)
     if resource_type is not None:
         check_type(runtime, resource_type)
     return Call(runtime, request_context(request), negotiated, request)

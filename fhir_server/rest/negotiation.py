@@ -13,6 +13,7 @@ from fhir_server.outcome import FhirError, Issue, bad_request, error
 FHIR_JSON = "application/fhir+json"
 JSON = "application/json"
 JSON_PATCH = "application/json-patch+json"
+CSV = "text/csv"  # offered only by handlers that say so (e.g. the LUS reports)
 _JSON_TYPES = {FHIR_JSON, JSON, "json", "text/json"}
 _XML_TYPES = {"application/fhir+xml", "application/xml", "text/xml", "xml"}
 
@@ -27,8 +28,9 @@ def _base_type(value: str) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
-def negotiate(request: Request) -> Negotiated:
-    """Pick the response format from _format (which wins) or Accept; XML is refused (406)."""
+def negotiate(request: Request, also: frozenset[str] = frozenset()) -> Negotiated:
+    """Pick the response format from _format (which wins) or Accept; XML is refused (406).
+    `also`: media types this handler produces besides JSON (`CSV`; `_format=csv` too)."""
     pretty = False
     fmt = None
     if request.scope["query_string"]:
@@ -41,6 +43,8 @@ def negotiate(request: Request) -> Negotiated:
             return Negotiated(FHIR_JSON, pretty)
         if base in (JSON, "text/json"):
             return Negotiated(JSON, pretty)
+        if CSV in also and base in (CSV, "csv"):
+            return Negotiated(CSV, pretty)
         raise _not_acceptable(f"_format={fmt} is not supported; this server speaks FHIR JSON")
     accept = request.headers.get("accept")
     if not accept:
@@ -51,6 +55,8 @@ def negotiate(request: Request) -> Negotiated:
             return Negotiated(FHIR_JSON, pretty)
         if media in (JSON, "text/json", "text/*"):
             return Negotiated(JSON, pretty)
+        if media in also:
+            return Negotiated(media, pretty)
     raise _not_acceptable(f"None of the accepted media types ({accept}) can be produced")
 
 

@@ -16,6 +16,7 @@ MODULES: tuple[str, ...] = (
     "fhir_server.terminology.operations",
     "fhir_server.subscriptions.operations",
     "fhir_server.transitions.operations",
+    "fhir_server.transitions.reports.operation",
 )
 
 

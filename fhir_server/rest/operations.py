@@ -79,6 +79,8 @@ class Operation:
     # (at system level: on every type); None: "r", or "cu" when it affects state; "": a
     # valid token is enough (it touches no stored data)
     permissions: str | None = None
+    # media types it answers in besides FHIR JSON (e.g. negotiation.CSV)
+    media_types: frozenset[str] = frozenset()
 
     @property
     def required(self) -> str:
@@ -157,7 +159,7 @@ async def invoke(
     known = operation.types
     if resource_type is not None and known is not None and resource_type not in known:
         raise error(404, "not-supported", f"${name} is not defined for {resource_type}")
-    call = begin(request, resource_type)
+    call = begin(request, resource_type, operation.media_types)
     check_operation(call.context, name, operation.required, resource_type)
     method = request.method
     if method == "POST":

@@ -67,6 +67,10 @@ CASE = (
 )
 
 
+# instances that are definitions (profiles/), not examples (profiles/examples/)
+DEFINITION_TYPES = ("StructureDefinition", "SearchParameter", "Measure", "OperationDefinition")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sushi", default="sushi", help="the sushi command")
@@ -169,7 +173,7 @@ def _place(generated: Path) -> None:
             continue
         if kind in ("CodeSystem", "ValueSet"):
             folder = ROOT / "terminology"
-        elif kind in ("StructureDefinition", "SearchParameter") or _is_topic(resource):
+        elif kind in DEFINITION_TYPES or _is_topic(resource):
             folder = ROOT / "profiles"
         else:
             folder = ROOT / "profiles" / "examples"
