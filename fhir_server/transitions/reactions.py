@@ -353,7 +353,10 @@ class Workflow:
         changed = self._discharge_from_notices(encounter, ordered)
         complete = await self.checklist_complete(tx, encounter, ordered)
         state = stay_state(steps_of, encounter.get("status"), checklist_complete=complete)
-        if written is not None and written.client_state not in (None, state):
+        # a client sending back the state it read is fine (the server sets it again);
+        # one setting another state than the notices give is refused
+        previous = stay_state_code(written.before or {}) if written is not None else None
+        if written is not None and written.client_state not in (None, state, previous):
             raise unprocessable(
                 f"{stay} cannot have the LUS state '{written.client_state}': the state follows"
                 f" the stay's notices, which give '{state}' (send the notice instead)",
@@ -365,13 +368,14 @@ class Workflow:
         await self._stay_tasks(tx, stay, encounter, state, ordered)
 
     def _discharge_from_notices(self, encounter: Resource, ordered: list[Resource]) -> bool:
-        """An utskrivningsmeddelande finishes the Encounter (period.end: its sent time, unless
-        the ward recorded the discharge itself)."""
+        """An utskrivningsmeddelande finishes an Encounter still in progress (period.end: its
+        sent time); a discharge the ward recorded itself (finished) stays as it is."""
         discharges = [n for n in ordered if notice_type(n) == c.UTSKRIVNINGSMEDDELANDE]
         if not discharges or encounter.get("status") in ("finished", RETRACTED):
             return False
+        # an end on a stay still in progress was a planned one: the notice says when
         encounter["status"] = "finished"
-        encounter.setdefault("period", {}).setdefault("end", _sent(discharges[0]))
+        encounter.setdefault("period", {})["end"] = _sent(discharges[0])
         return True
 
     def _set_state(self, encounter: Resource, state: str, ordered: list[Resource]) -> bool:

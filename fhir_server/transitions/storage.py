@@ -149,7 +149,8 @@ class RecordingTransaction:
         if not is_stay and not _claims_lus_profile(resource):
             return False
         state = await self._workflow.derived_state(self._tx, f"Encounter/{written.rid}", resource)
-        if written.client_state is None:
+        unchanged = written.client_state == stay_state_code(written.before or {})
+        if (written.client_state is None or unchanged) and written.client_state != state:
             set_extension(resource, c.STATE_EXTENSION, "Coding", state_coding(state))
             return True  # the index the caller computed lacks the state
         return False

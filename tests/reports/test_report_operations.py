@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,9 +57,12 @@ def load_stay(
     retracted: list[str] = [],  # noqa: B006
     admission_notice: bool = True,
     about_only: bool = False,
+    legacy: Settings | None = None,
 ) -> str:
     """One stay as a hospital would post it: Patient, Encounter and its notices in one
-    transaction; returns the Encounter's id."""
+    transaction; returns the Encounter's id. A stay with no inskrivningsmeddelande cannot
+    be posted (the workflow refuses its utskrivningsklar): it comes from an older system
+    through `fhir-server import` into the store of `legacy`, which runs no workflow."""
     patient, stay = _uuid(), _uuid()
     # admitted, and the inskrivningsmeddelande sent, a week before the first notice
     admitted = min(datetime.fromisoformat(s) for s in [*ready, *retracted]) - timedelta(days=7)
@@ -111,6 +117,8 @@ def load_stay(
         for n in notices:
             del n["encounter"]
     entries += [{"fullUrl": _uuid(), "resource": n} for n in notices]
+    if legacy is not None:
+        return _import(legacy, entries)
     for entry in entries:
         entry["request"] = {"method": "POST", "url": entry["resource"]["resourceType"]}
     answer = client.post(
@@ -119,6 +127,34 @@ def load_stay(
     assert answer.status_code == 200, answer.text
     location = answer.json()["entry"][1]["response"]["location"]
     return str(location.split("/")[1])
+
+
+def _import(settings: Settings, entries: list[dict[str, Any]]) -> str:
+    """Store the entries with `fhir-server import` (NDJSON, ids given); the Encounter's id."""
+    ids = {e["fullUrl"]: e["fullUrl"].rsplit("-", 1)[1] for e in entries}
+    text = json.dumps([e["resource"] for e in entries])
+    for full_url, rid in ids.items():
+        kind = next(e["resource"]["resourceType"] for e in entries if e["fullUrl"] == full_url)
+        text = text.replace(f'"{full_url}"', f'"{kind}/{rid}"')
+    resources = json.loads(text)
+    for resource, full_url in zip(resources, ids, strict=True):
+        resource["id"] = ids[full_url]
+    path = settings.data_dir.parent / f"legacy-{resources[1]['id']}.ndjson"
+    path.write_text("\n".join(json.dumps(r) for r in resources), encoding="utf-8")
+    store = (
+        ["--database-url", settings.database_url]
+        if settings.database_url
+        else ["--data-dir", str(settings.data_dir)]
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "fhir_server", "import", str(path), *store, "--workers", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return str(resources[1]["id"])
 
 
 def municipality(client: TestClient, kommunkod: str) -> str:
@@ -133,7 +169,7 @@ def municipality(client: TestClient, kommunkod: str) -> str:
 
 
 @pytest.fixture
-def stays(client: TestClient) -> dict[str, str]:
+def stays(client: TestClient, settings: Settings) -> dict[str, str]:
     """February 2022 (daily amount 9 300 kr) in Kalmar (0880) and Stockholm (0180)."""
     kalmar, stockholm = municipality(client, "0880"), municipality(client, "0180")
     return {
@@ -192,6 +228,7 @@ def stays(client: TestClient) -> dict[str, str]:
             ready=["2022-02-10T09:00:00+01:00"],
             discharged="2022-02-15T09:00:00+01:00",
             admission_notice=False,
+            legacy=settings,
         ),
         # G: Kalmar, ready 25 Feb, out 2 Mar: 5 days (25 → 28 Feb is 3, then 2), in March
         "G": load_stay(
