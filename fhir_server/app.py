@@ -60,13 +60,14 @@ class FhirApp:
         definitions = load_definitions()
         storage = storage_for(self.settings, definitions)
         # the LUS workflow reacts to notices inside each write's own transaction
+        profiles = load_profile_validator(definitions, tuple(self.settings.conformance_dirs))
         workflow = Workflow(load_rules(self.settings.lus_workflow_rules))
-        storage = WorkflowStorage(storage, workflow)
+        lus_checked = profiles if self.settings.lus_profiles_on_write else None
+        storage = WorkflowStorage(storage, workflow, lus_checked)
         if self.state.security is not None:
             # every access goes through scope limits, the organisation policy and the audit
             storage = SecuredStorage(storage, definitions, audit=self.settings.audit_enabled)
         await storage.start()
-        profiles = load_profile_validator(definitions, tuple(self.settings.conformance_dirs))
         runtime = Runtime(
             self.settings, definitions, default_validator(), storage, profiles, workflow
         )

@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     # The LUS workflow's deadlines, regions and hemgångsklar checklists (TOML; see
     # fhir_server/transitions/workflow_rules.toml, the default).
     lus_workflow_rules: Path | None = None
+    # Our LUS resources (notices, Tasks, stays, care plans) are validated against their
+    # profile on write whether they claim it or not (at the end of the write, with what the
+    # server adds, e.g. a notice's receivers).
+    lus_profiles_on_write: bool = True
     # How often the LUS clocks look for Tasks past their deadline (seconds).
     lus_clock_interval: float = 30.0
 

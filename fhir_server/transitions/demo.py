@@ -93,6 +93,16 @@ VC_NYBRO = _organization(
 RECEIVERS = (KALMAR, NYBRO, VC_KALMAR, VC_NYBRO)
 
 
+KARIN_ADDRESS = {
+    "extension": [
+        {"url": f"{SD}/lus-kommunkod", "valueCoding": {"system": c.KOMMUNKOD, "code": "0880"}}
+    ],
+    "line": ["Storgatan 12"],
+    "postalCode": "39232",
+    "city": "Kalmar",
+}
+
+
 def _patient(key: str, pnr: str, given: str, family: str, kommun: Party, unit: Party) -> dict:
     kommunkod = kommun.resource["identifier"][0]["value"]
     return {
@@ -332,19 +342,31 @@ class Demo:
                 "about": [{"reference": "Encounter/karin-stay"}],
                 "sent": at(hours),
                 "sender": {"reference": sender.ref},
+                "payload": [{"contentString": NOTICE_DISPLAY[code]}],
                 **more,
             }
             return body
 
         first = await self._step(
             http,
-            f"{_t(at(2))} {WARD.name} skickar inskrivningsmeddelande (mottagare räknas ut:"
-            " folkbokföringskommun och listningsenhet)",
+            f"{_t(at(2))} {WARD.name} skickar inskrivningsmeddelande till {KALMAR.name}"
+            " (servern lägger till vårdcentralen där Karin är listad)",
             notice(
                 c.INSKRIVNINGSMEDDELANDE,
                 2,
                 WARD,
-                extension=[{"url": f"{SD}/lus-estimated-discharge", "valueDateTime": at(96)}],
+                # the law's content: name, personnummer, registered address, estimated
+                # discharge; addressed to the municipality, the server adds the listing unit
+                subject={
+                    "reference": "Patient/karin",
+                    "identifier": {"system": c.PERSONNUMMER, "value": "194107086987"},
+                    "display": "Karin Lindqvist",
+                },
+                recipient=[{"reference": KALMAR.ref}],
+                extension=[
+                    {"url": f"{SD}/lus-estimated-discharge", "valueDateTime": at(96)},
+                    {"url": f"{SD}/lus-registered-address", "valueAddress": KARIN_ADDRESS},
+                ],
                 payload=[{"contentString": "Inlagd efter fall i hemmet. Bor ensam."}],
             ),
         )

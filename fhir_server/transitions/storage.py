@@ -23,6 +23,7 @@ from fhir_server.storage.port import (
 )
 from fhir_server.transitions import codes as c
 from fhir_server.transitions.clock import fhir_instant, now
+from fhir_server.transitions.profiles import check_written
 from fhir_server.transitions.reactions import Workflow, Written, refuse_notice_delete
 from fhir_server.transitions.resources import (
     data_of,
@@ -33,16 +34,21 @@ from fhir_server.transitions.resources import (
     task_type,
 )
 from fhir_server.transitions.tasks import late_completion
+from fhir_server.validation.profile import ProfileValidator
 
 T = TypeVar("T")
 LUS_ENCOUNTER = f"{CANONICAL_BASE}/StructureDefinition/lus-encounter"
-WATCHED = frozenset({"Communication", "Encounter", "Task"})
+WATCHED = frozenset({"Communication", "Encounter", "Task", "CarePlan"})
 
 
 class WorkflowStorage:
-    def __init__(self, inner: Storage, workflow: Workflow) -> None:
+    def __init__(
+        self, inner: Storage, workflow: Workflow, profiles: ProfileValidator | None = None
+    ) -> None:
         self.inner = inner
         self.workflow = workflow
+        # LUS resources are checked against their profile, claimed or not (profiles.py)
+        self.profiles = profiles
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -57,11 +63,15 @@ class WorkflowStorage:
         async def reacting(tx: Transaction) -> T:
             recording = RecordingTransaction(tx, self.workflow)
             result = await job(recording)
-            if recording.writes:
-                noting = NotingTransaction(tx)
-                await self.workflow.react(noting, recording.writes)
-                if noting.written:
-                    return await _current(tx, result, noting.written)
+            if not recording.writes:
+                return result
+            noting = NotingTransaction(tx)
+            await self.workflow.react(noting, recording.writes)
+            if self.profiles is not None:
+                written = {(w.resource_type, w.rid) for w in recording.writes}
+                await check_written(tx, self.profiles, written | noting.written)
+            if noting.written:
+                return await _current(tx, result, noting.written)
             return result
 
         return await self.inner.run(ctx, reacting)

@@ -82,12 +82,15 @@ def test_search_by_state_and_care_type(stays: TestClient) -> None:
 
 
 def test_changed_extension_is_reindexed(stays: TestClient) -> None:
-    for code, extra in (
-        (UTSKRIVNINGSKLAR_ATERKALLAD, {}),
-        (BERAKNAD_UTSKRIVNING_ANDRAD, {"estimated": "2026-01-06T12:00:00+01:00"}),
+    found = stays.get("/Communication?encounter=Encounter/e2&category=utskrivningsklar").json()
+    ready = f"Communication/{found['entry'][0]['resource']['id']}"
+    sent = "2026-01-04T08:00:00+01:00"
+    estimate = "2026-01-06T12:00:00+01:00"
+    for notice in (
+        lus.notice(UTSKRIVNINGSKLAR_ATERKALLAD, "Encounter/e2", sent, withdrawn=ready),
+        lus.notice(BERAKNAD_UTSKRIVNING_ANDRAD, "Encounter/e2", sent, estimated=estimate),
     ):
-        sent = "2026-01-04T08:00:00+01:00"
-        answer = stays.post("/Communication", json=lus.notice(code, "Encounter/e2", sent, **extra))
+        answer = stays.post("/Communication", json=notice)
         assert answer.status_code == 201, answer.text
     assert _ids(stays.get("/Encounter?utskrivningsklar=ge2026-01-01").json()) == []
     assert _ids(stays.get("/Encounter?lus-state=aterkallad").json()) == ["e2"]

@@ -21,7 +21,9 @@ from fhir_server.config import Settings
 from fhir_server.transitions import codes as c
 from fhir_server.transitions.reports.report import MEASURE_DAYS
 
+SD = "https://lus.example.se/fhir/StructureDefinition"
 KOMMUN = "urn:oid:1.2.752.129.2.2.1.17"
+WARD = "Organization/ward"
 _ids = itertools.count(1)
 
 
@@ -40,7 +42,9 @@ def _notice(
         "encounter": {"reference": stay},
         "about": [{"reference": stay}],
         "sent": sent,
+        "sender": {"reference": WARD},
         "recipient": [{"reference": r} for r in recipients],
+        "payload": [{"contentString": code}],
         **more,
     }
 
@@ -80,6 +84,7 @@ def load_stay(
                 "serviceType": {"coding": [{"system": c.CARE_TYPE, "code": care}]},
                 "subject": {"reference": patient},
                 "period": {"start": admitted.isoformat(), "end": discharged},
+                "serviceProvider": {"reference": WARD},
             },
         },
     ]
@@ -101,13 +106,33 @@ def load_stay(
                 stay,
                 patient,
                 [municipality],
-                extension=[{"url": c.REGISTERED_ADDRESS_EXTENSION, "valueAddress": address}],
+                extension=[
+                    {"url": c.REGISTERED_ADDRESS_EXTENSION, "valueAddress": address},
+                    {"url": c.ESTIMATED_DISCHARGE_EXTENSION, "valueDateTime": discharged},
+                ],
             )
         )
+        # the law's content: personnummer and name
+        notices[0]["subject"].update(
+            identifier={"system": c.PERSONNUMMER, "value": "191212121212"},
+            display="Tolvan Tolvansson",
+        )
+    readies = {s: _uuid() for s in ready}
     notices += [_notice(c.UTSKRIVNINGSKLAR, s, stay, patient, [municipality]) for s in ready]
-    notices += [
-        _notice(c.UTSKRIVNINGSKLAR_ATERKALLAD, s, stay, patient, [municipality]) for s in withdrawn
-    ]
+    for when in withdrawn:  # each withdraws the utskrivningsklar notice before it
+        latest = max((r for r in ready if r < when), key=datetime.fromisoformat)
+        withdrawn_notice = {"url": f"{SD}/lus-withdrawn-notice", "valueReference": {}}
+        withdrawn_notice["valueReference"]["reference"] = readies[latest]
+        notices.append(
+            _notice(
+                c.UTSKRIVNINGSKLAR_ATERKALLAD,
+                when,
+                stay,
+                patient,
+                [municipality],
+                extension=[withdrawn_notice],
+            )
+        )
     notices += [
         _notice(c.UTSKRIVNINGSKLAR, s, stay, patient, [municipality], status="entered-in-error")
         for s in retracted
@@ -116,7 +141,13 @@ def load_stay(
     if about_only:  # the notices name the stay in `about` alone
         for n in notices:
             del n["encounter"]
-    entries += [{"fullUrl": _uuid(), "resource": n} for n in notices]
+    for n in notices:  # an utskrivningsklar notice under the fullUrl a withdrawal names
+        ready_url = None
+        if n["category"][0]["coding"][0]["code"] == c.UTSKRIVNINGSKLAR and n["status"] != (
+            "entered-in-error"
+        ):
+            ready_url = readies.get(n["sent"])
+        entries.append({"fullUrl": ready_url or _uuid(), "resource": n})
     if legacy is not None:
         return _import(legacy, entries)
     for entry in entries:
@@ -559,7 +590,11 @@ def test_the_report_is_valid_fhir_and_its_measure_is_published(
 
 
 def _sip_task(client: TestClient, stay: str, status: str, done: str | None) -> None:
+    """The fast vårdkontakt's obligation as a primary-care system would record it (the
+    stays here are addressed to the municipality only, so the server made none)."""
     encounter = client.get(f"/Encounter/{stay}").json()
+    query = {"encounter": f"Encounter/{stay}", "category": c.UTSKRIVNINGSKLAR}
+    ready = client.get("/Communication", params=query).json()["entry"][0]["resource"]
     task: dict[str, Any] = {
         "resourceType": "Task",
         "status": status,
@@ -567,11 +602,15 @@ def _sip_task(client: TestClient, stay: str, status: str, done: str | None) -> N
         "code": {"coding": [{"system": c.TASK_TYPE, "code": c.KALLA_TILL_SIP}]},
         "for": encounter["subject"],
         "encounter": {"reference": f"Encounter/{stay}"},
+        "focus": {"reference": f"Communication/{ready['id']}"},
+        "owner": {"reference": "Organization/vc"},
+        "authoredOn": ready["sent"],
         "restriction": {"period": {"end": "2019-05-09T10:00:00+02:00"}},
     }
     if done:
         task["executionPeriod"] = {"end": done}
-    assert client.post("/Task", json=task).status_code == 201
+    answer = client.post("/Task", json=task)
+    assert answer.status_code == 201, answer.text
 
 
 def test_the_law_default_reads_the_sip_call_tasks(client: TestClient) -> None:

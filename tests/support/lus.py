@@ -41,14 +41,21 @@ def notice(
     sent: str,
     *,
     patient: str = "Patient/p1",
-    sender: str | None = None,
+    sender: str | None = "Organization/ward",
     recipients: tuple[str, ...] = (),
     estimated: str | None = None,
     in_response_to: str | None = None,
     kommunkod: str | None = None,
+    withdrawn: str | None = None,
+    personnummer: str = "191212121212",
+    name: str = "Tolvan Tolvansson",
     rid: str | None = None,
 ) -> dict[str, Any]:
-    """A Communication of the LUS notice type `code` about the stay `stay` (Encounter/x)."""
+    """A Communication of the LUS notice type `code` about the stay `stay` (Encounter/x),
+    with the content its profile requires (an inskrivningsmeddelande: the patient's
+    personnummer and name, the registered address with `kommunkod` (default 0880) and the
+    estimated discharge; a withdrawal: the withdrawn notice). Receivers as addressed: the
+    server adds those the law points at."""
     resource: dict[str, Any] = {
         "resourceType": "Communication",
         "status": "completed",
@@ -57,6 +64,7 @@ def notice(
         "encounter": {"reference": stay},
         "about": [{"reference": stay}],
         "sent": sent,
+        "payload": [{"contentString": f"{code} {sent}"}],
     }
     if rid is not None:
         resource["id"] = rid
@@ -65,6 +73,11 @@ def notice(
     if recipients:
         resource["recipient"] = [{"reference": r} for r in recipients]
     extensions: list[dict[str, Any]] = []
+    if code == c.INSKRIVNINGSMEDDELANDE:
+        resource["subject"]["identifier"] = {"system": c.PERSONNUMMER, "value": personnummer}
+        resource["subject"]["display"] = name
+        estimated = estimated or "2026-02-16T12:00:00+01:00"
+        kommunkod = kommunkod or "0880"
     if estimated is not None:
         extensions.append({"url": f"{SD}/lus-estimated-discharge", "valueDateTime": estimated})
     if kommunkod is not None:
@@ -78,6 +91,10 @@ def notice(
             "line": ["Storgatan 1"],
         }
         extensions.append({"url": f"{SD}/lus-registered-address", "valueAddress": address})
+    if withdrawn is not None:
+        extensions.append(
+            {"url": f"{SD}/lus-withdrawn-notice", "valueReference": {"reference": withdrawn}}
+        )
     if extensions:
         resource["extension"] = extensions
     if in_response_to is not None:

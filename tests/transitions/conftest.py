@@ -46,10 +46,21 @@ def send(client: TestClient, code: str, sent: str, **extra: Any) -> dict[str, An
     extra.setdefault("patient", PATIENT)
     if code in HOSPITAL:
         extra.setdefault("sender", WARD)
+    else:
+        extra.setdefault("recipients", (WARD,))
+    if code == c.UTSKRIVNINGSKLAR_ATERKALLAD and "withdrawn" not in extra:
+        extra["withdrawn"] = latest(client, c.UTSKRIVNINGSKLAR)
     answer = client.post("/Communication", json=lus.notice(code, STAY, sent, **extra))
     assert answer.status_code == 201, answer.text
     stored: dict[str, Any] = answer.json()
     return stored
+
+
+def latest(client: TestClient, code: str, stay: str = STAY) -> str:
+    """The stay's notice of a type sent last."""
+    query = f"/Communication?encounter={stay}&category={c.NOTICE_TYPE}|{code}&_sort=-sent"
+    found = client.get(query).json()
+    return f"Communication/{found['entry'][0]['resource']['id']}"
 
 
 HOSPITAL = {

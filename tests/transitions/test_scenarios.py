@@ -275,7 +275,8 @@ def test_withdrawal_and_a_second_utskrivningsklar(world: dict[str, Any]) -> None
     kommun, vc = world["kommun"], world["vc"]
     stay = _admit(world, "b")
     first = _send(world, c.UTSKRIVNINGSKLAR, stay, sent=_now(-0.5))
-    _send(world, c.UTSKRIVNINGSKLAR_ATERKALLAD, stay, sent=_now(-0.2))
+    withdrawn = f"Communication/{first['id']}"
+    _send(world, c.UTSKRIVNINGSKLAR_ATERKALLAD, stay, sent=_now(-0.2), withdrawn=withdrawn)
     assert _state(world, stay) == c.ATERKALLAD
     second = _send(world, c.UTSKRIVNINGSKLAR, stay)
     assert _state(world, stay) == c.STATE_UTSKRIVNINGSKLAR
