@@ -15,6 +15,7 @@ MODULES: tuple[str, ...] = (
     "fhir_server.validation.operation",
     "fhir_server.terminology.operations",
     "fhir_server.subscriptions.operations",
+    "fhir_server.mappings.operation",
 )
 
 

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from fhir_server.auth.access import check_operation
 from fhir_server.outcome import FhirError, bad_request, error
 from fhir_server.rest.common import Call, begin
-from fhir_server.rest.negotiation import read_json_body
+from fhir_server.rest.negotiation import media_type, read_body, read_json_body
 
 SYSTEM = "system"
 TYPE = "type"
@@ -79,6 +79,11 @@ class Operation:
     # (at system level: on every type); None: "r", or "cu" when it affects state; "": a
     # valid token is enough (it touches no stored data)
     permissions: str | None = None
+    # at system level, the types the permissions are needed on; None: every type
+    system_types: frozenset[str] | None = None
+    # a body of one of these media types (not FHIR) is the string parameter `text_input`
+    text_input: str | None = None
+    text_media_types: frozenset[str] = frozenset()
 
     @property
     def required(self) -> str:
@@ -129,8 +134,15 @@ def _typed(text: str, kind: str, name: str) -> Any:
     return text
 
 
-async def _body_parameters(call: Call) -> dict[str, Any]:
-    _, body = await read_json_body(call.request, call.runtime.settings.max_body_bytes)
+async def _body_parameters(call: Call, operation: Operation) -> dict[str, Any]:
+    max_bytes = call.runtime.settings.max_body_bytes
+    if operation.text_input is not None and media_type(call.request) in operation.text_media_types:
+        text = (await read_body(call.request, max_bytes)).decode("utf-8", errors="replace")
+        if not text.strip():
+            raise bad_request("The request has no body")
+        parameter = {"name": operation.text_input, "valueString": text}
+        return {"resourceType": "Parameters", "parameter": [parameter]}
+    _, body = await read_json_body(call.request, max_bytes)
     if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
         raise bad_request("The body of an operation must be a FHIR resource")
     if body["resourceType"] == "Parameters":
@@ -158,10 +170,10 @@ async def invoke(
     if resource_type is not None and known is not None and resource_type not in known:
         raise error(404, "not-supported", f"${name} is not defined for {resource_type}")
     call = begin(request, resource_type)
-    check_operation(call.context, name, operation.required, resource_type)
+    check_operation(call.context, name, operation.required, resource_type, operation.system_types)
     method = request.method
     if method == "POST":
-        parameters = await _body_parameters(call)
+        parameters = await _body_parameters(call, operation)
     elif method == "GET" and not operation.affects_state:
         parameters = _query_parameters(request, operation)
     else:
