@@ -124,8 +124,10 @@ def _read_repeating(message: Message, rule: Rule, reading: Reading) -> Change | 
             elements.append(element)
     if not elements:
         if required:
-            what = "holds nothing this server maps" if not field.empty else "is missing"
-            raise _problem(source, "101", f"{source.text} is required in {reading.event}: {what}")
+            text = f"{source.text} is required in {reading.event}: it is missing"
+            if not field.empty:
+                text = f"{source.text} holds no {rule.target} this server maps"
+            raise _problem(source, "101", text)
         return None
     return Change(rule, elements)
 

@@ -1,0 +1,25 @@
+"""A real server process with the MLLP listener on, shared by the module's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.server_process import ServerProcess, free_port
+
+MAX_FRAME = 65536
+IDLE_SECONDS = 3
+
+
+@pytest.fixture(scope="module")
+def mllp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, int]]:
+    port = free_port()
+    process = ServerProcess(
+        tmp_path_factory.mktemp("mllp"),
+        FHIR_SERVER_MLLP_PORT=str(port),
+        FHIR_SERVER_MLLP_MAX_FRAME_BYTES=str(MAX_FRAME),
+        FHIR_SERVER_MLLP_TIMEOUT=str(IDLE_SECONDS),
+    ).start()
+    yield process, port
+    process.stop()
