@@ -1,0 +1,136 @@
+"""$hl7v2-adt: the message as a Parameters string or as the raw ER7 body, the ACK and an
+OperationOutcome back (200 AA, 422 AE, 400 AR), write scopes on Patient and Encounter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from fhir_server.app import create_app
+from fhir_server.config import Settings
+from tests.mappings.messages import (
+    PERSONNUMMER,
+    VISIT_SYSTEM,
+    adt,
+    personnummer,
+    segments,
+    twelve,
+)
+from tests.support.smart import bearer, server_token
+
+
+def _parameters(message: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "message", "valueString": message}],
+    }
+
+
+def _value(body: dict[str, Any], name: str) -> Any:
+    (value,) = [p for p in body["parameter"] if p["name"] == name]
+    return value.get("valueString", value.get("valueCode", value.get("resource")))
+
+
+def _count(client: TestClient, kind: str, identifier: str, **headers: str) -> int:
+    response = client.get(f"/{kind}", params={"identifier": identifier}, headers=headers)
+    assert response.status_code == 200, response.text
+    return len(response.json().get("entry", []))
+
+
+def test_a_parameters_message_is_applied_and_answered_with_its_ack(client: TestClient) -> None:
+    pnr = personnummer("19401016", "578")
+    response = client.post(
+        "/$hl7v2-adt", json=_parameters(adt("A01", pnr=pnr, visit="VT-OP-1", control="OP1"))
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["resourceType"] == "Parameters"
+    assert _value(body, "code") == "AA"
+    ack = segments(_value(body, "ack"))
+    assert ack["MSA"][1:3] == ["AA", "OP1"]
+    written = [
+        p["valueReference"]["reference"] for p in body["parameter"] if p["name"] == "written"
+    ]
+    assert [w.split("/")[0] for w in written] == ["Patient", "Encounter"]
+    outcome = _value(body, "outcome")
+    assert outcome["issue"][0]["severity"] == "information"
+    patient = client.get("/" + written[0].split("/_history")[0]).json()
+    assert patient["identifier"][0] == {"system": PERSONNUMMER, "value": twelve(pnr)}
+    # then a discharge of the stay, sent as the raw ER7 body
+    discharge = adt("A03", pnr=pnr, visit="VT-OP-1", discharged="20260218103000")
+    response = client.post(
+        "/$hl7v2-adt",
+        content=discharge.encode(),
+        headers={"Content-Type": "x-application/hl7-v2+er7"},
+    )
+    assert response.status_code == 200, response.text
+    stay = client.get("/" + written[1].split("/_history")[0]).json()
+    assert stay["status"] == "finished" and stay["period"]["end"] == "2026-02-18T10:30:00+01:00"
+
+
+def test_an_application_error_is_422_and_stores_nothing(client: TestClient) -> None:
+    pnr = personnummer("19401016", "586")
+    bad = adt("A01", pnr=pnr, visit="VT-OP-2", patient_class="E")
+    response = client.post("/$hl7v2-adt", content=bad, headers={"Content-Type": "text/plain"})
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert _value(body, "code") == "AE"
+    assert segments(_value(body, "ack"))["ERR"][2] == "PV1^1^2^1"
+    issue = _value(body, "outcome")["issue"][0]
+    assert issue["severity"] == "error" and "PV1-2" in issue["diagnostics"]
+    assert "nothing was stored" in issue["diagnostics"]
+    assert not [p for p in body["parameter"] if p["name"] == "written"]
+    assert _count(client, "Patient", f"{PERSONNUMMER}|{twelve(pnr)}") == 0
+    assert _count(client, "Encounter", f"{VISIT_SYSTEM}|VT-OP-2") == 0
+
+
+def test_a_rejected_message_is_400(client: TestClient) -> None:
+    response = client.post("/$hl7v2-adt", json=_parameters("PID|1||x\r"))
+    assert response.status_code == 400
+    assert _value(response.json(), "code") == "AR"
+
+
+def test_no_message_is_a_bad_request(client: TestClient) -> None:
+    response = client.post("/$hl7v2-adt", json={"resourceType": "Parameters", "parameter": []})
+    assert response.status_code == 400
+    assert "message" in response.json()["issue"][0]["diagnostics"]
+    assert client.get("/$hl7v2-adt").status_code == 405  # it changes state: POST only
+
+
+@pytest.fixture
+def secure_settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", insecure_no_auth=False, publish_definitions=False)
+
+
+@pytest.fixture
+def secure(secure_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(secure_settings)) as test_client:
+        yield test_client
+
+
+def test_under_security_it_needs_write_scopes_on_patient_and_encounter(
+    secure: TestClient, secure_settings: Settings
+) -> None:
+    def token(scopes: str) -> dict[str, str]:
+        return bearer(server_token(secure_settings.data_dir, scopes))
+
+    pnr = personnummer("19401016", "594")
+    message = _parameters(adt("A01", pnr=pnr, visit="VT-OP-3"))
+    assert secure.post("/$hl7v2-adt", json=message).status_code == 401
+    patient_only = secure.post("/$hl7v2-adt", json=message, headers=token("system/Patient.crus"))
+    assert patient_only.status_code == 403
+    assert "Encounter" in patient_only.json()["issue"][0]["diagnostics"]
+    read_only = token("system/Patient.rs system/Encounter.rs")
+    assert secure.post("/$hl7v2-adt", json=message, headers=read_only).status_code == 403
+    allowed = token("system/Patient.crus system/Encounter.crus")
+    response = secure.post("/$hl7v2-adt", json=message, headers=allowed)
+    assert response.status_code == 200, response.text
+    reader = token("system/*.rs")
+    assert _count(secure, "Encounter", f"{VISIT_SYSTEM}|VT-OP-3", **reader) == 1
+    # the write is in the PDL audit trail, under the caller
+    audit = secure.get("/AuditEvent", params={"action": "C"}, headers=reader).json()
+    assert any("Encounter/" in str(e["resource"].get("entity")) for e in audit.get("entry", []))
