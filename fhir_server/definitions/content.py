@@ -29,7 +29,14 @@ EXAMPLES = "examples"
 
 # what is a definition (loaded by canonical URL) rather than an instance
 CONFORMANCE_TYPES = frozenset(
-    {"StructureDefinition", "SearchParameter", "CodeSystem", "ValueSet", "ConceptMap"}
+    {
+        "StructureDefinition",
+        "SearchParameter",
+        "CodeSystem",
+        "ValueSet",
+        "ConceptMap",
+        "OperationDefinition",
+    }
 )
 TOPIC_CODE_SYSTEM = "http://hl7.org/fhir/fhir-types"
 TOPIC_URL_EXTENSION = "http://hl7.org/fhir/5.0/StructureDefinition/extension-SubscriptionTopic.url"

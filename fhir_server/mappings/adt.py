@@ -96,7 +96,14 @@ async def process(runtime: Runtime, context: RequestContext, text: str) -> Outco
         written = await _apply(runtime, context, message, event, mapping)
     except MessageProblem as problem:
         code = problem.ack_code
-        log.info("HL7 v2 message answered %s: %s", code, problem)
+        # where and which HL7 error, not the text: it may hold a personnummer
+        log.info(
+            "HL7 v2 message %s answered %s: HL7 error %s at %s",
+            message.control_id if message is not None else "(unread)",
+            code,
+            problem.error_code,
+            problem.location or "the message",
+        )
         return Outcome(
             code,
             acknowledgment(message, code, mapping, problem),
@@ -241,11 +248,12 @@ async def _resolve(tx: Transaction, changes: list[engine.Change]) -> None:
 async def _store(
     tx: Transaction, resource_type: str, resource: Resource, existing: bool
 ) -> StoredVersion | None:
-    if existing:
-        result = await update_in(tx, resource_type, resource["id"], resource)
-    else:
-        result = await create_in(tx, resource_type, resource)
-    return result.version
+    """The version written; None when the resource was already so (nothing written)."""
+    if not existing:
+        return (await create_in(tx, resource_type, resource)).version
+    before = resource.get("meta", {}).get("versionId")
+    version = (await update_in(tx, resource_type, resource["id"], resource)).version
+    return None if version is None or str(version.version_id) == before else version
 
 
 def _history(version: StoredVersion | None) -> list[str]:

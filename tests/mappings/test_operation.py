@@ -134,3 +134,30 @@ def test_under_security_it_needs_write_scopes_on_patient_and_encounter(
     # the write is in the PDL audit trail, under the caller
     audit = secure.get("/AuditEvent", params={"action": "C"}, headers=reader).json()
     assert any("Encounter/" in str(e["resource"].get("entity")) for e in audit.get("entry", []))
+
+
+def _written(body: dict[str, Any]) -> list[str]:
+    return [p["valueReference"]["reference"] for p in body["parameter"] if p["name"] == "written"]
+
+
+def test_a_resent_message_writes_nothing_new(client: TestClient) -> None:
+    message = _parameters(adt("A01", pnr=personnummer("19401016", "610"), visit="VT-OP-4"))
+    first = client.post("/$hl7v2-adt", json=message).json()
+    assert len(_written(first)) == 2
+    again = client.post("/$hl7v2-adt", json=message).json()
+    assert _value(again, "code") == "AA" and _written(again) == []
+    assert "nothing changed" in _value(again, "outcome")["issue"][0]["diagnostics"]
+
+
+def test_an_a08_without_a_known_stay_updates_the_patient_only(client: TestClient) -> None:
+    pnr = personnummer("19401016", "628")
+    update = adt("A08", pnr=pnr, visit="VT-OP-UNKNOWN", name="Nyström^Eva^^^^^L")
+    response = client.post("/$hl7v2-adt", json=_parameters(update))
+    assert response.status_code == 200, response.text
+    assert [w.split("/")[0] for w in _written(response.json())] == ["Patient"]
+    assert _count(client, "Encounter", f"{VISIT_SYSTEM}|VT-OP-UNKNOWN") == 0
+    without_visit = adt("A08", pnr=pnr, visit="", name="Nyström^Eva Maria^^^^^L")
+    response = client.post("/$hl7v2-adt", json=_parameters(without_visit))
+    assert response.status_code == 200, response.text
+    patient = client.get("/" + _written(response.json())[0].split("/_history")[0]).json()
+    assert patient["name"][0]["given"] == ["Eva Maria"]
