@@ -33,7 +33,7 @@ from fhir_server.mappings.ack import acknowledgment
 from fhir_server.mappings.er7 import Message, parse
 from fhir_server.mappings.problems import MessageProblem
 from fhir_server.mappings.rules import AdtMapping, Event, ResourceMapping, adt_mapping
-from fhir_server.outcome import FhirError
+from fhir_server.outcome import FhirError, Issue
 from fhir_server.runtime import Runtime
 from fhir_server.storage.port import RequestContext, StoredVersion, Transaction
 from fhir_server.transitions.codes import STATE_EXTENSION
@@ -65,6 +65,15 @@ def charset(head: str, mapping: AdtMapping) -> str | None:
     fields = head.split(head[3])  # fields[n - 1] is MSH-n
     declared = fields[17].split("~")[0].strip() if len(fields) > 17 else ""
     return mapping.charsets.get(declared)
+
+
+@dataclass
+class _Undone(FhirError):
+    """A MessageProblem on its way out of the storage job: the store undoes a job that
+    raises, and takes a FhirError as the job's own answer (anything else it logs as a
+    failure of the store)."""
+
+    problem: MessageProblem | None = None
 
 
 def decode(raw: bytes) -> str:
@@ -125,6 +134,9 @@ async def process(runtime: Runtime, context: RequestContext, text: str) -> Outco
 def _check_header(message: Message, mapping: AdtMapping) -> Event:
     msh = message.msh
     kind, code = msh.value(9, 1), msh.value(9, 2)
+    evn = message.segment("EVN")
+    if not code and evn is not None:  # before v2.3.1 the event may be in EVN-1 only
+        code = evn.value(1)
     if kind != mapping.message_type:
         raise MessageProblem.reject(
             "MSH", 9, "200", f"MSH-9 message type '{kind}' is not supported: only ADT is"
@@ -352,7 +364,19 @@ async def _apply(
         version = await _store(tx, "Encounter", encounter, existing)
         return written + _history(version)
 
-    return await runtime.storage.run(context, job)
+    async def undone_on_problem(tx: Transaction) -> list[str]:
+        try:
+            return await job(tx)
+        except MessageProblem as problem:
+            # what the audit trail records of a refused message: where, not the text
+            what = f"HL7 v2 {problem.ack_code} {problem.error_code} at {problem.location}"
+            raise _Undone(422, [Issue("error", "processing", what)], problem=problem) from None
+
+    try:
+        return await runtime.storage.run(context, undone_on_problem)
+    except _Undone as undone:
+        assert undone.problem is not None
+        raise undone.problem from None
 
 
 def _without_derived_state(encounter: Resource) -> None:

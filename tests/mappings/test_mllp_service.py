@@ -13,9 +13,10 @@ from starlette.testclient import TestClient
 from fhir_server.app import create_app
 from fhir_server.config import Settings
 from fhir_server.services import STOP_SECONDS
-from tests.mappings.messages import adt, segments
+from tests.mappings.messages import VISIT_SYSTEM, adt, segments
 from tests.mappings.mllp_client import START, MllpClient
 from tests.support.server_process import free_port
+from tests.support.smart import bearer, server_token
 
 
 def _refused(port: int) -> bool:
@@ -61,3 +62,25 @@ def test_stops_promptly_with_connections_open(mllp_settings: Settings) -> None:
     idle.sock.close()
     half.sock.close()
     assert _refused(port)
+
+
+def test_with_security_on_mllp_writes_are_the_feeds_and_audited(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        insecure_no_auth=False,
+        publish_definitions=False,
+        mllp_port=free_port(),
+    )
+    reader = bearer(server_token(settings.data_dir, "system/*.rs"))
+    with TestClient(create_app(settings)) as client:
+        with MllpClient(settings.mllp_port) as pas:
+            assert segments(pas.send(adt("A01", visit="VT-SEC-1")))["MSA"][1] == "AA"
+        found = client.get(
+            "/Encounter", params={"identifier": f"{VISIT_SYSTEM}|VT-SEC-1"}, headers=reader
+        )
+        assert len(found.json()["entry"]) == 1
+        audit = client.get("/AuditEvent", params={"altid": "hl7v2-mllp"}, headers=reader).json()
+        (event,) = [e["resource"] for e in audit["entry"]]
+        assert event["agent"][0]["network"]["address"] == "127.0.0.1"
+        entities = str(event["entity"])
+        assert "Patient/" in entities and "Encounter/" in entities
