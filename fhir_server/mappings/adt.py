@@ -9,8 +9,9 @@ field fills which element, is in mappings/hl7v2-adt.toml.
 Resources pass the checks of a REST write (structure, FHIR JSON rules, profiles) before
 they are stored. The LUS state of the stay (lus-state) is not ours to write: it is derived
 by the server's workflow (fhir_server/transitions/) from the Encounter's status and the
-stay's notices on every Encounter write, so the stored one is left out of what we write
-and derived afresh.
+stay's notices on every Encounter write. When an event changes the status, the stored
+state (which followed the old status) is left out of what we write, to be derived afresh;
+otherwise it is kept as it is, so that a message that changes nothing writes nothing.
 
 Any problem raises a MessageProblem inside the job, which undoes the whole transaction:
 an AE or AR stores nothing.
@@ -355,11 +356,13 @@ async def _apply(
         engine.apply_defaults(encounter, mapping.encounter, event.code)
         for path in event.remove:
             engine.delete_path(encounter, path)
+        status_before = encounter.get("status")
         if event.status is not None:
             encounter["status"] = event.status
+        if encounter.get("status") != status_before:
+            _without_derived_state(encounter)  # it followed the old status
         assert subject is not None  # "upsert" stored the Patient, "match" found it
         encounter["subject"] = {"reference": subject}
-        _without_derived_state(encounter)
         encounter = _checked(runtime, encounter, mapping.encounter)
         version = await _store(tx, "Encounter", encounter, existing)
         return written + _history(version)
