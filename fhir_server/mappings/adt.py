@@ -239,23 +239,26 @@ def _checked(runtime: Runtime, resource: Resource, mapping: ResourceMapping) -> 
         ) from None
 
 
-async def _resolve(tx: Transaction, changes: list[engine.Change]) -> None:
-    """A reference by identifier becomes a literal one when the server holds the target."""
+async def _resolved(tx: Transaction, changes: list[engine.Change]) -> list[engine.Change]:
+    """The changes with each reference by identifier made literal too, when the server holds
+    the target (new values: a store may run a job twice)."""
+    out = []
     for change in changes:
-        target_type = change.rule.resolve
-        value = change.value
-        if target_type is None or not isinstance(value, dict):
-            continue
-        identifier = value.get("identifier")
-        if not isinstance(identifier, dict):
+        target_type, value = change.rule.resolve, change.value
+        identifier = value.get("identifier") if isinstance(value, dict) else None
+        if target_type is None or not isinstance(identifier, dict):
+            out.append(change)
             continue
         system, code = identifier.get("system", ""), identifier.get("value", "")
         found = await tx.find(target_type, [("identifier", _search_token(system, code))])
+        value = dict(value)
         if len(found) == 1:
             target = _loaded(found[0])
             value["reference"] = f"{target_type}/{found[0].id}"
             if target is not None and isinstance(target.get("name"), str):
                 value["display"] = target["name"]
+        out.append(engine.Change(change.rule, value))
+    return out
 
 
 async def _store(
@@ -325,16 +328,6 @@ async def _apply(
                 "PID", 3, "204", f"No patient has the identifier {keys[0].get('value')} (PID-3)"
             )
         subject = f"Patient/{patient['id']}" if patient is not None else None
-        if stay is not None and subject is not None:
-            owner = stay.get("subject", {}).get("reference")
-            if owner != subject:
-                raise MessageProblem.error(
-                    "PV1",
-                    19,
-                    "204",
-                    f"The stay with visit number {visits[0].get('value')} (PV1-19) belongs to"
-                    f" {owner}, not to the patient of PID-3 ({subject})",
-                )
         written: list[str] = []
         if event.patient == "upsert":
             existing = patient is not None
@@ -348,11 +341,19 @@ async def _apply(
             subject = f"Patient/{resource['id']}"
         if stay is None and event.encounter != "upsert":
             return written
+        owner = stay.get("subject", {}).get("reference") if stay is not None else subject
+        if owner != subject:
+            raise MessageProblem.error(
+                "PV1",
+                19,
+                "204",
+                f"The stay with visit number {visits[0].get('value')} (PV1-19) belongs to"
+                f" {owner}, not to the patient of PID-3 ({subject})",
+            )
         existing = stay is not None
         encounter: Resource = stay if stay is not None else {"resourceType": "Encounter"}
-        await _resolve(tx, stay_changes)
         _with_profile(encounter, mapping.encounter.profile)
-        engine.apply_changes(encounter, stay_changes)
+        engine.apply_changes(encounter, await _resolved(tx, stay_changes))
         engine.apply_defaults(encounter, mapping.encounter, event.code)
         for path in event.remove:
             engine.delete_path(encounter, path)

@@ -296,14 +296,16 @@ def _person_id(text: str, where: Source, today: datetime.date, system: Any) -> s
 
 
 def apply_changes(resource: dict[str, Any], changes: list[Change]) -> None:
+    """The changes made on `resource` (copies of their values: the changes stay as they
+    were, for a store that runs the job again)."""
     for change in changes:
         rule = change.rule
         if change.value is REMOVE:
             delete_path(resource, rule.target)
         elif rule.repeat and rule.merge:
-            _merge(resource, rule.target, change.value, rule.merge)
+            _merge(resource, rule.target, copy.deepcopy(change.value), rule.merge)
         else:
-            set_path(resource, rule.target, change.value)
+            set_path(resource, rule.target, copy.deepcopy(change.value))
 
 
 def apply_defaults(resource: dict[str, Any], mapping: ResourceMapping, event: str) -> None:

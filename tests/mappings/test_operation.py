@@ -161,3 +161,22 @@ def test_an_a08_without_a_known_stay_updates_the_patient_only(client: TestClient
     assert response.status_code == 200, response.text
     patient = client.get("/" + _written(response.json())[0].split("/_history")[0]).json()
     assert patient["name"][0]["given"] == ["Eva Maria"]
+
+
+def test_a_visit_number_of_another_patient_is_refused(client: TestClient) -> None:
+    first, second = personnummer("19401016", "636"), personnummer("19401016", "644")
+    response = client.post("/$hl7v2-adt", json=_parameters(adt("A01", pnr=first, visit="VT-OP-5")))
+    assert response.status_code == 200, response.text
+    for event in ("A01", "A03"):
+        if event == "A03":  # the second patient exists now, with a stay of their own
+            own = adt("A01", pnr=second, visit="VT-OP-6")
+            assert client.post("/$hl7v2-adt", json=_parameters(own)).status_code == 200
+        message = adt(event, pnr=second, visit="VT-OP-5", discharged="202602181030")
+        response = client.post("/$hl7v2-adt", json=_parameters(message))
+        assert response.status_code == 422, response.text
+        assert segments(_value(response.json(), "ack"))["ERR"][3].startswith("204^")
+        assert "belongs to" in _value(response.json(), "outcome")["issue"][0]["diagnostics"]
+        if event == "A01":  # the new patient of the refused admission was not kept
+            assert _count(client, "Patient", f"{PERSONNUMMER}|{twelve(second)}") == 0
+    stay = client.get("/Encounter", params={"identifier": f"{VISIT_SYSTEM}|VT-OP-5"}).json()
+    assert stay["entry"][0]["resource"]["status"] == "in-progress"
