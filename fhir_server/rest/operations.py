@@ -9,6 +9,7 @@ resource as their single input, that resource as the parameter `resource`.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,10 +135,23 @@ def _typed(text: str, kind: str, name: str) -> Any:
     return text
 
 
+def _charset(request: Request) -> str:
+    """The charset a text body declares in its Content-Type (UTF-8 when none or unknown)."""
+    for part in request.headers.get("content-type", "").split(";")[1:]:
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "charset":
+            try:
+                return codecs.lookup(value.strip().strip('"')).name
+            except LookupError:
+                break
+    return "utf-8"
+
+
 async def _body_parameters(call: Call, operation: Operation) -> dict[str, Any]:
     max_bytes = call.runtime.settings.max_body_bytes
     if operation.text_input is not None and media_type(call.request) in operation.text_media_types:
-        text = (await read_body(call.request, max_bytes)).decode("utf-8", errors="replace")
+        raw = await read_body(call.request, max_bytes)
+        text = raw.decode(_charset(call.request), errors="replace")
         if not text.strip():
             raise bad_request("The request has no body")
         parameter = {"name": operation.text_input, "valueString": text}

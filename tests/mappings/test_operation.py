@@ -180,3 +180,16 @@ def test_a_visit_number_of_another_patient_is_refused(client: TestClient) -> Non
             assert _count(client, "Patient", f"{PERSONNUMMER}|{twelve(second)}") == 0
     stay = client.get("/Encounter", params={"identifier": f"{VISIT_SYSTEM}|VT-OP-5"}).json()
     assert stay["entry"][0]["resource"]["status"] == "in-progress"
+
+
+def test_a_raw_body_in_its_declared_charset(client: TestClient) -> None:
+    pnr = personnummer("19401016", "652")
+    message = adt("A01", pnr=pnr, visit="VT-OP-7", name="Ågren^Örjan^^^^^L", charset="8859/1")
+    response = client.post(
+        "/$hl7v2-adt",
+        content=message.encode("latin-1"),
+        headers={"Content-Type": "text/plain; charset=ISO-8859-1"},
+    )
+    assert response.status_code == 200, response.text
+    found = client.get("/Patient", params={"identifier": f"{PERSONNUMMER}|{twelve(pnr)}"}).json()
+    assert found["entry"][0]["resource"]["name"][0]["family"] == "Ågren"
