@@ -193,3 +193,24 @@ def test_a_raw_body_in_its_declared_charset(client: TestClient) -> None:
     assert response.status_code == 200, response.text
     found = client.get("/Patient", params={"identifier": f"{PERSONNUMMER}|{twelve(pnr)}"}).json()
     assert found["entry"][0]["resource"]["name"][0]["family"] == "Ågren"
+
+
+def test_the_operation_is_in_the_capability_statement_and_its_definition_published(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", insecure_no_auth=True)
+    with TestClient(create_app(settings)) as published:
+        rest = published.get("/metadata").json()["rest"][0]
+        (listed,) = [o for o in rest.get("operation", []) if o["name"] == "hl7v2-adt"]
+        url = "https://lus.example.se/fhir/OperationDefinition/hl7v2-adt"
+        assert listed["definition"] == url
+        found = published.get("/OperationDefinition", params={"url": url}).json()
+        (definition,) = [e["resource"] for e in found["entry"]]
+        assert definition["system"] is True and definition["affectsState"] is True
+        assert {p["name"] for p in definition["parameter"]} == {
+            "message",
+            "code",
+            "ack",
+            "written",
+            "outcome",
+        }
