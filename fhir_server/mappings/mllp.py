@@ -9,7 +9,9 @@ read, update, search on Patient and Encounter, reading Organizations) and audite
 the principal `hl7v2-mllp` with the sender's address while security is on.
 
 A frame larger than `mllp_max_frame_bytes` is answered AR and the connection closed; a
-connection that sends no complete frame within `mllp_timeout` seconds is closed.
+connection that sends no complete frame within `mllp_timeout` seconds is closed. When the
+store cannot take writes for now (503), the message is not answered and the connection is
+closed: the sender keeps it and sends it again.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ END_BLOCK = b"\x1c\x0d"
 PRINCIPAL = "hl7v2-mllp"
 SCOPES = frozenset({"system/Patient.crus", "system/Encounter.crus", "system/Organization.rs"})
 MAX_CONNECTIONS = 64
+
+
+class StoreUnavailable(Exception):
+    """The store cannot take writes for now (503): a message gets no ACK, so that it is
+    sent again, rather than an AE that would make the sender drop it."""
 
 
 def frame(message: bytes) -> bytes:
@@ -126,7 +133,12 @@ class MllpListener:
                 await _answer_too_large(writer, limit)
                 return
             text = decode(body)
-            ack = await self._ack(context, text)
+            try:
+                ack = await self._ack(context, text)
+            except StoreUnavailable as unavailable:
+                # no ACK: the sender keeps the message and sends it again on a new connection
+                log.warning("MLLP: the store is unavailable (%s); connection closed", unavailable)
+                return
             writer.write(frame(encode(ack, text)))
             await writer.drain()
 
@@ -134,6 +146,8 @@ class MllpListener:
         try:
             outcome = await process(self.runtime, context, text)
         except Exception as failure:  # the sender must get an answer, not a dropped line
+            if isinstance(failure, FhirError) and failure.status == 503:
+                raise StoreUnavailable(str(failure)) from failure
             if isinstance(failure, FhirError):
                 reason = str(failure)
             else:

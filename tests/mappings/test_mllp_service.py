@@ -12,6 +12,8 @@ from starlette.testclient import TestClient
 
 from fhir_server.app import create_app
 from fhir_server.config import Settings
+from fhir_server.mappings import mllp
+from fhir_server.outcome import error
 from fhir_server.services import STOP_SECONDS
 from tests.mappings.messages import VISIT_SYSTEM, adt, segments
 from tests.mappings.mllp_client import START, MllpClient
@@ -84,3 +86,19 @@ def test_with_security_on_mllp_writes_are_the_feeds_and_audited(tmp_path: Path) 
         assert event["agent"][0]["network"]["address"] == "127.0.0.1"
         entities = str(event["entity"])
         assert "Patient/" in entities and "Encounter/" in entities
+
+
+def test_a_store_that_cannot_write_now_gets_no_ack(
+    mllp_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unavailable(*args: object) -> None:
+        raise error(503, "transient", "the store could not commit the change")
+
+    with TestClient(create_app(mllp_settings)):
+        monkeypatch.setattr(mllp, "process", unavailable)
+        with MllpClient(mllp_settings.mllp_port) as pas:
+            pas.send_bytes(START + adt("A01").encode() + b"\x1c\r")
+            assert pas.closed_by_server() and pas.buffer == b""
+        monkeypatch.undo()
+        with MllpClient(mllp_settings.mllp_port) as pas:  # sent again, it is applied
+            assert segments(pas.send(adt("A01")))["MSA"][1] == "AA"
