@@ -1,4 +1,4 @@
-"""Ship the data folders profiles/ and terminology/ inside the package when it is built.
+"""Ship the data folders profiles/, terminology/ and mappings/ inside the package when built.
 
 They live at the repository root (DESIGN.md) and are read there in a checkout or an
 editable install; a wheel carries them as fhir_server/content/ (definitions/content.py
@@ -11,7 +11,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-CONTENT_FOLDERS = ("profiles", "terminology")
+CONTENT_FOLDERS = ("profiles", "terminology", "mappings")  # content.DATA_FOLDERS
 # sources and generators of the JSON, not content
 SKIPPED = frozenset({"fsh", "tools"})
 
@@ -24,7 +24,7 @@ class BuildPyWithContent(build_py):
                 relative = source.relative_to(ROOT)
                 if not source.is_file() or SKIPPED.intersection(relative.parts):
                     continue
-                if source.suffix not in (".json", ".md"):
+                if source.suffix not in (".json", ".md", ".toml"):
                     continue
                 target = Path(self.build_lib) / "fhir_server" / "content" / relative
                 self.mkpath(str(target.parent))

@@ -115,6 +115,14 @@ class Settings(BaseSettings):
     report_rule_sets: str = ""
     # The PDL audit trail (an AuditEvent for every access) while security is on.
     audit_enabled: bool = True
+    # The HL7 v2 ADT feed over MLLP (fhir_server/mappings/mllp.py): the TCP port (0: off)
+    # and address. MLLP has no authentication: reachable only from the PAS integration
+    # network. A larger frame is answered AR and the connection closed; a connection
+    # sending no complete frame for mllp_timeout seconds is closed.
+    mllp_port: int = 0
+    mllp_host: str = "127.0.0.1"
+    mllp_max_frame_bytes: int = 1024 * 1024
+    mllp_timeout: float = 300.0
 
     # The LUS workflow's deadlines, regions and hemgångsklar checklists (TOML; see
     # fhir_server/transitions/workflow_rules.toml, the default).

@@ -2,7 +2,8 @@
 before it.
 
 A service is built from the runtime by a factory named in `FACTORIES`
-("module:function"); the subscription delivery worker and the LUS clocks are services.
+("module:function"); the subscription delivery worker, the LUS clocks and the HL7 v2
+MLLP listener are services.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ FACTORIES: tuple[str, ...] = (
     "fhir_server.conformance.publish:publisher",  # first: the others may read definitions
     "fhir_server.subscriptions.service:create",
     "fhir_server.transitions.clocks:create",
+    "fhir_server.mappings.mllp:create",  # the HL7 v2 ADT feed, when mllp_port is set
 )
 
 

@@ -117,11 +117,18 @@ def check_interaction(ctx: RequestContext, interaction: str, resource_type: str 
 
 
 def check_operation(
-    ctx: RequestContext, name: str, permissions: str, resource_type: str | None
+    ctx: RequestContext,
+    name: str,
+    permissions: str,
+    resource_type: str | None,
+    system_types: frozenset[str] | None = None,
 ) -> None:
     """An operation needs its permissions on the type it is invoked on; at system level,
-    on every type."""
-    if resource_type is None:
+    on the types it names it works on, else on every type."""
+    if resource_type is None and system_types is not None:
+        for kind in sorted(system_types):
+            require(ctx, kind, permissions)
+    elif resource_type is None:
         for permission in permissions:
             require_everything(ctx, permission, f"${name} at system level")
     else:

@@ -1,4 +1,5 @@
-"""Our own conformance content: the JSON in profiles/ and terminology/, one resource a file.
+"""Our own data folders: the conformance content in profiles/ and terminology/ (JSON, one
+resource a file) and the declarative conversions in mappings/.
 
 The folders are data at the repository root (DESIGN.md). In a checkout or an editable
 install they are read there; a built wheel carries them as `fhir_server/content/` (setup.py
@@ -21,7 +22,8 @@ CANONICAL_BASE = "https://lus.example.se/fhir"
 
 PACKAGE_CONTENT = Path(__file__).resolve().parents[1] / "content"
 CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = ("profiles", "terminology")
+FOLDERS = ("profiles", "terminology")  # conformance resources
+DATA_FOLDERS = (*FOLDERS, "mappings")  # everything setup.py ships
 _NOT_CONTENT = frozenset({"fsh", "tools"})
 EXAMPLES = "examples"
 
@@ -42,13 +44,17 @@ TOPIC_URL_EXTENSION = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Sub
 
 
 def content_root() -> Path:
-    """The folder holding profiles/ and terminology/."""
+    """The folder holding profiles/, terminology/ and mappings/."""
     for root in (PACKAGE_CONTENT, CHECKOUT_ROOT):
-        if all((root / folder).is_dir() for folder in FOLDERS):
+        if all((root / folder).is_dir() for folder in DATA_FOLDERS):
             return root
-    raise FileNotFoundError(
-        f"profiles/ and terminology/ are neither in {PACKAGE_CONTENT} nor in {CHECKOUT_ROOT}"
-    )
+    names = ", ".join(f"{folder}/" for folder in DATA_FOLDERS)
+    raise FileNotFoundError(f"{names} are neither in {PACKAGE_CONTENT} nor in {CHECKOUT_ROOT}")
+
+
+def mapping_file(name: str) -> Path:
+    """A declarative mapping of mappings/ (e.g. "hl7v2-adt.toml")."""
+    return content_root() / "mappings" / name
 
 
 def content_files(root: Path | None = None) -> Iterator[Path]:

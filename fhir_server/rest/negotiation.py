@@ -73,6 +73,12 @@ def _not_acceptable(diagnostics: str) -> FhirError:
     )
 
 
+def media_type(request: Request) -> str | None:
+    """The request body's media type without parameters, lower case (None: not given)."""
+    content_type = request.headers.get("content-type")
+    return _base_type(content_type) if content_type is not None else None
+
+
 def body_kind(request: Request) -> str:
     """The media type of the request body; 415 for anything but JSON flavours."""
     content_type = request.headers.get("content-type")
@@ -94,6 +100,17 @@ def body_kind(request: Request) -> str:
 async def read_json_body(request: Request, max_bytes: int) -> tuple[str, Any]:
     """The parsed JSON body and its media type; 413 above the limit, 400 when unparseable."""
     kind = body_kind(request)
+    raw = await read_body(request, max_bytes)
+    if not raw.strip():
+        raise bad_request("The request has no body")
+    try:
+        return kind, fhirjson.loads(raw)
+    except ValueError as exc:
+        raise bad_request(f"The body is not valid JSON: {exc}") from exc
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body as sent; 413 above the limit."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
@@ -104,13 +121,7 @@ async def read_json_body(request: Request, max_bytes: int) -> tuple[str, Any]:
         if size > max_bytes:
             raise _too_large(max_bytes)
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        raise bad_request("The request has no body")
-    try:
-        return kind, fhirjson.loads(raw)
-    except ValueError as exc:
-        raise bad_request(f"The body is not valid JSON: {exc}") from exc
+    return b"".join(chunks)
 
 
 def _too_large(max_bytes: int) -> FhirError:

@@ -17,6 +17,7 @@ MODULES: tuple[str, ...] = (
     "fhir_server.subscriptions.operations",
     "fhir_server.transitions.operations",
     "fhir_server.transitions.reports.operation",
+    "fhir_server.mappings.operation",
 )
 
 

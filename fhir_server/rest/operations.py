@@ -9,6 +9,7 @@ resource as their single input, that resource as the parameter `resource`.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from starlette.responses import Response
 from fhir_server.auth.access import check_operation
 from fhir_server.outcome import FhirError, bad_request, error
 from fhir_server.rest.common import Call, begin
-from fhir_server.rest.negotiation import read_json_body
+from fhir_server.rest.negotiation import media_type, read_body, read_json_body
 
 SYSTEM = "system"
 TYPE = "type"
@@ -81,6 +82,11 @@ class Operation:
     permissions: str | None = None
     # media types it answers in besides FHIR JSON (e.g. negotiation.CSV)
     media_types: frozenset[str] = frozenset()
+    # at system level, the types the permissions are needed on; None: every type
+    system_types: frozenset[str] | None = None
+    # a body of one of these media types (not FHIR) is the string parameter `text_input`
+    text_input: str | None = None
+    text_media_types: frozenset[str] = frozenset()
 
     @property
     def required(self) -> str:
@@ -131,8 +137,28 @@ def _typed(text: str, kind: str, name: str) -> Any:
     return text
 
 
-async def _body_parameters(call: Call) -> dict[str, Any]:
-    _, body = await read_json_body(call.request, call.runtime.settings.max_body_bytes)
+def _charset(request: Request) -> str:
+    """The charset a text body declares in its Content-Type (UTF-8 when none or unknown)."""
+    for part in request.headers.get("content-type", "").split(";")[1:]:
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "charset":
+            try:
+                return codecs.lookup(value.strip().strip('"')).name
+            except LookupError:
+                break
+    return "utf-8"
+
+
+async def _body_parameters(call: Call, operation: Operation) -> dict[str, Any]:
+    max_bytes = call.runtime.settings.max_body_bytes
+    if operation.text_input is not None and media_type(call.request) in operation.text_media_types:
+        raw = await read_body(call.request, max_bytes)
+        text = raw.decode(_charset(call.request), errors="replace")
+        if not text.strip():
+            raise bad_request("The request has no body")
+        parameter = {"name": operation.text_input, "valueString": text}
+        return {"resourceType": "Parameters", "parameter": [parameter]}
+    _, body = await read_json_body(call.request, max_bytes)
     if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
         raise bad_request("The body of an operation must be a FHIR resource")
     if body["resourceType"] == "Parameters":
@@ -160,10 +186,10 @@ async def invoke(
     if resource_type is not None and known is not None and resource_type not in known:
         raise error(404, "not-supported", f"${name} is not defined for {resource_type}")
     call = begin(request, resource_type, operation.media_types)
-    check_operation(call.context, name, operation.required, resource_type)
+    check_operation(call.context, name, operation.required, resource_type, operation.system_types)
     method = request.method
     if method == "POST":
-        parameters = await _body_parameters(call)
+        parameters = await _body_parameters(call, operation)
     elif method == "GET" and not operation.affects_state:
         parameters = _query_parameters(request, operation)
     else:

@@ -1,4 +1,5 @@
-"""A built wheel carries profiles/ and terminology/, and the loader finds them there."""
+"""A built wheel carries profiles/, terminology/ and mappings/, and the loaders find them
+there."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def test_wheel_ships_the_content_and_the_loader_reads_it(tmp_path: Path) -> None
         "fhir_server/content/" + p.relative_to(CHECKOUT_ROOT).as_posix() for p in content_files()
     }
     assert expected <= shipped
+    assert "fhir_server/content/mappings/hl7v2-adt.toml" in shipped
     assert not [n for n in shipped if "/fsh/" in n or "/tools/" in n]
 
     probe = (
@@ -41,6 +43,8 @@ def test_wheel_ships_the_content_and_the_loader_reads_it(tmp_path: Path) -> None
         "from fhir_server.definitions import load_definitions;"
         "print(c.__file__); print(c.content_root());"
         "print(load_definitions().search_params_for('Encounter')['utskrivningsklar']['url'])"
+        ";from fhir_server.mappings.rules import ADT_MAPPING, adt_mapping;"
+        "print(c.mapping_file(ADT_MAPPING), sorted(adt_mapping().events)[0])"
     )
     run = subprocess.run(
         [sys.executable, "-c", probe],
@@ -51,6 +55,8 @@ def test_wheel_ships_the_content_and_the_loader_reads_it(tmp_path: Path) -> None
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
-    module, root, url = run.stdout.split()
+    module, root, url, mapping, first_event = run.stdout.split()
     assert module.startswith(str(site)) and root == str(site / "fhir_server" / "content")
     assert url.endswith("/SearchParameter/Encounter-utskrivningsklar")
+    assert mapping == str(site / "fhir_server" / "content" / "mappings" / "hl7v2-adt.toml")
+    assert first_event == "A01"

@@ -57,3 +57,28 @@ def hsa_id_problem(value: str) -> str | None:
     if _HSA_ID.fullmatch(value):
         return None
     return f"an HSA-id is SE + 10-digit organisation number + '-' + local part, not '{value}'"
+
+
+_WRITTEN_FORMS = re.compile(r"([0-9]{2})?([0-9]{6})([-+]?)([0-9]{4})")
+
+
+def twelve_digit_form(text: str, today: datetime.date) -> str | None:
+    """A personnummer or samordningsnummer as written (YYYYMMDD-NNNC, YYYYMMDDNNNC,
+    YYMMDD-NNNC, YYMMDD+NNNC for someone 100 or older, YYMMDDNNNC) in the 12-digit form we
+    store, or None when it is none of those forms. The century of a 10-digit form is the
+    one that puts the birth date on or before `today` (Skatteverket SKV 704); the number's
+    own rules are `personal_number_problem`'s."""
+    found = _WRITTEN_FORMS.fullmatch(text.strip())
+    if found is None:
+        return None
+    century, date_part, sign, rest = found.groups()
+    if century is not None:
+        return century + date_part + rest
+    yy, month, day = int(date_part[:2]), int(date_part[2:4]), int(date_part[4:6])
+    day = day - 60 if day > 60 else day  # a samordningsnummer's day is the day plus 60
+    year = today.year - (today.year - yy) % 100
+    if (year, month, day) > (today.year, today.month, today.day):
+        year -= 100
+    if sign == "+":
+        year -= 100
+    return f"{year:04d}{date_part[2:]}{rest}"
