@@ -1,5 +1,7 @@
 """Terminology operations over the local content (core R4 and ours): CodeSystem/$lookup,
-ValueSet/$expand, ValueSet/$validate-code, CodeSystem/$validate-code, ConceptMap/$translate.
+ValueSet/$expand, ValueSet/$validate-code, CodeSystem/$validate-code, ConceptMap/$translate,
+at type level (by url) and at instance level (on a stored resource, e.g.
+`ValueSet/[id]/$expand`, which also works for resources a client stored).
 
 A code system or value set unknown here is 404; one that cannot be enumerated here
 (SNOMED CT, LOINC, ...) is 422 with the reason; a call without what it needs is 400.
@@ -7,15 +9,18 @@ A code system or value set unknown here is 404; one that cannot be enumerated he
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import uuid
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from fhir_server.outcome import FhirError, bad_request, error, not_found
-from fhir_server.rest.operations import TYPE, Invocation, Operation
+from fhir_server.rest.operations import INSTANCE, TYPE, Invocation, Operation
 from fhir_server.rest.responses import json_response
+from fhir_server.terminology.codesystems import CodeSystemIndex, index_code_system
 from fhir_server.terminology.expansion import CannotExpand, Expansion, expand
 from fhir_server.terminology.service import CodeCheck, Terminology
 from fhir_server.terminology.translation import translate_code
@@ -28,6 +33,39 @@ def _terminology(invocation: Invocation) -> Terminology:
     if validator is None:
         raise error(501, "not-supported", "This server runs without its terminology")
     return validator.terminology
+
+
+async def _stored(invocation: Invocation) -> dict[str, Any] | None:
+    """At instance level (`ValueSet/[id]/$expand`), the stored resource the call is on."""
+    kind, rid = invocation.resource_type, invocation.rid
+    if rid is None or kind is None:
+        return None
+    call = invocation.call
+    version = await call.runtime.storage.read(call.context, kind, rid)
+    if version is None or version.deleted or version.data is None:
+        raise not_found(f"{kind}/{rid} is not known")
+    resource: dict[str, Any] = orjson.loads(version.data)
+    return resource
+
+
+def _with_input(invocation: Invocation, name: str, resource: dict[str, Any]) -> Invocation:
+    """The invocation with the stored resource as its input `name` (valueSet, conceptMap)."""
+    parameters = dict(invocation.parameters)
+    parameters["parameter"] = [
+        *parameters.get("parameter", []),
+        {"name": name, "resource": resource},
+    ]
+    return dataclasses.replace(invocation, parameters=parameters)
+
+
+def _code_system(
+    terminology: Terminology, canonical: str, stored: dict[str, Any] | None
+) -> CodeSystemIndex | None:
+    """The code system to answer from: the stored one the call is on, else a known one."""
+    if stored is not None:
+        known = terminology.code_system(str(stored.get("url", "")))
+        return known if known is not None else index_code_system(stored)
+    return terminology.code_system(canonical)
 
 
 def _parameters(*parts: tuple[str, str, Any]) -> dict[str, Any]:
@@ -58,11 +96,14 @@ def _coding_input(invocation: Invocation) -> tuple[str | None, str | None, str |
 
 async def lookup(invocation: Invocation) -> Response:
     terminology = _terminology(invocation)
+    stored = await _stored(invocation)
     system, code, _, version = _coding_input(invocation)
+    if stored is not None:
+        system = system or stored.get("url")
     if not system or not code:
         raise bad_request("$lookup needs a system and a code (or a coding)", "code")
     canonical = f"{system}|{version}" if version else system
-    cs = terminology.code_system(canonical)
+    cs = _code_system(terminology, canonical, stored)
     if cs is None:
         raise not_found(f"The code system {canonical} is unknown to this server")
     concept = cs.find(code)
@@ -109,6 +150,9 @@ def _value_set_expansion(invocation: Invocation, terminology: Terminology) -> Ex
 
 async def expand_value_set(invocation: Invocation) -> Response:
     terminology = _terminology(invocation)
+    stored = await _stored(invocation)
+    if stored is not None:
+        invocation = _with_input(invocation, "valueSet", stored)
     expansion = _value_set_expansion(invocation, terminology)
     text = invocation.value("filter")
     offset = invocation.value("offset", 0)
@@ -168,6 +212,9 @@ def _check_answer(invocation: Invocation, check: CodeCheck) -> Response:
 
 async def validate_code_in_value_set(invocation: Invocation) -> Response:
     terminology = _terminology(invocation)
+    stored = await _stored(invocation)
+    if stored is not None:
+        invocation = _with_input(invocation, "valueSet", stored)
     concept = invocation.value("codeableConcept")
     candidates: list[tuple[str | None, str | None, str | None]]
     if isinstance(concept, dict):
@@ -202,13 +249,24 @@ async def validate_code_in_value_set(invocation: Invocation) -> Response:
 
 async def validate_code_in_code_system(invocation: Invocation) -> Response:
     terminology = _terminology(invocation)
+    stored = await _stored(invocation)
     system, code, display, version = _coding_input(invocation)
-    system = invocation.value("url") or system
+    system = invocation.value("url") or system or (stored or {}).get("url")
     if not system or not code:
         raise bad_request("$validate-code needs the code system (url) and a code", "code")
     canonical = f"{system}|{version}" if version else system
-    if terminology.code_system(canonical) is None:
+    cs = _code_system(terminology, canonical, stored)
+    if cs is None:
         raise not_found(f"The code system {canonical} is unknown to this server")
+    if stored is not None and terminology.code_system(system) is None:
+        concept = cs.find(code)  # a stored code system the terminology has not loaded
+        if concept is None:
+            return _check_answer(invocation, CodeCheck(False, f"'{code}' is not in {system}"))
+        known = concept.display
+        if display and known and display != known:
+            wrong = CodeCheck(False, f"The display of {code} is '{known}', not '{display}'", known)
+            return _check_answer(invocation, wrong)
+        return _check_answer(invocation, CodeCheck(True, "valid", known))
     try:
         check = terminology.check_in_code_system(system, code, display, version)
     except CannotExpand as exc:
@@ -226,7 +284,8 @@ async def translate(invocation: Invocation) -> Response:
     if not system or not code:
         raise bad_request("$translate needs a system and a code (or a coding)", "code")
     url = invocation.value("url")
-    inline = invocation.value("conceptMap")
+    stored = await _stored(invocation)
+    inline = stored if stored is not None else invocation.value("conceptMap")
     if isinstance(inline, dict):
         maps = [inline]
     elif url:
@@ -273,14 +332,14 @@ OPERATIONS = [
     Operation(
         name="lookup",
         handler=lookup,
-        levels=frozenset({TYPE}),
+        levels=frozenset({TYPE, INSTANCE}),
         definition=_SPEC + "CodeSystem-lookup",
         types=frozenset({"CodeSystem"}),
     ),
     Operation(
         name="expand",
         handler=expand_value_set,
-        levels=frozenset({TYPE}),
+        levels=frozenset({TYPE, INSTANCE}),
         definition=_SPEC + "ValueSet-expand",
         types=frozenset({"ValueSet"}),
         query_types={"count": "Integer", "offset": "Integer"},
@@ -288,14 +347,14 @@ OPERATIONS = [
     Operation(
         name="validate-code",
         handler=validate_code,
-        levels=frozenset({TYPE}),
+        levels=frozenset({TYPE, INSTANCE}),
         definition=_SPEC + "ValueSet-validate-code",
         types=frozenset({"ValueSet", "CodeSystem"}),
     ),
     Operation(
         name="translate",
         handler=translate,
-        levels=frozenset({TYPE}),
+        levels=frozenset({TYPE, INSTANCE}),
         definition=_SPEC + "ConceptMap-translate",
         types=frozenset({"ConceptMap"}),
         query_types={"reverse": "Boolean"},

@@ -125,3 +125,73 @@ def test_translate(tx):
         == 404
     )
     assert tx.get("/ConceptMap/$translate?code=female").status_code == 400
+
+
+LOCAL_CS = {
+    "resourceType": "CodeSystem",
+    "url": "http://example.org/fhir/CodeSystem/boende",
+    "status": "active",
+    "content": "complete",
+    "concept": [
+        {"code": "ensam", "display": "Bor ensam"},
+        {"code": "sambo", "display": "Bor med make/maka/sambo"},
+    ],
+}
+LOCAL_VS = {
+    "resourceType": "ValueSet",
+    "url": "http://example.org/fhir/ValueSet/boende",
+    "status": "active",
+    "compose": {"include": [{"system": LOCAL_CS["url"]}]},
+}
+
+
+def test_instance_level_on_stored_resources(tx):
+    """ValueSet/[id]/$expand, CodeSystem/[id]/$lookup and $validate-code on what a client
+    stored, and on our own definitions as published."""
+    cs = tx.post("/CodeSystem", json=LOCAL_CS).json()["id"]
+    vs = tx.post(
+        "/ValueSet",
+        json={
+            **LOCAL_VS,
+            "compose": {
+                "include": [
+                    {
+                        "system": LOCAL_CS["url"],
+                        "concept": [{"code": "ensam", "display": "Bor ensam"}],
+                    }
+                ]
+            },
+        },
+    ).json()["id"]
+    expanded = tx.get(f"/ValueSet/{vs}/$expand")
+    assert expanded.status_code == 200, expanded.text
+    contains = expanded.json()["expansion"]["contains"]
+    assert [(c["code"], c["display"]) for c in contains] == [("ensam", "Bor ensam")]
+    looked = tx.get(f"/CodeSystem/{cs}/$lookup?code=sambo")
+    assert looked.status_code == 200, looked.text
+    assert _params(looked.json())["display"] == "Bor med make/maka/sambo"
+    assert tx.get(f"/CodeSystem/{cs}/$lookup?code=nope").status_code == 404
+    valid = _params(tx.get(f"/CodeSystem/{cs}/$validate-code?code=ensam").json())
+    assert valid["result"] is True
+    wrong = _params(tx.get(f"/CodeSystem/{cs}/$validate-code?code=ensam&display=Fel").json())
+    assert wrong["result"] is False and "Bor ensam" in wrong["message"]
+    in_vs = _params(
+        tx.get(f"/ValueSet/{vs}/$validate-code?system={LOCAL_CS['url']}&code=sambo").json()
+    )
+    assert in_vs["result"] is False  # in the code system, not in this value set
+    assert tx.get("/ValueSet/nope/$expand").status_code == 404
+    assert tx.get("/ValueSet/nope/$expand").json()["resourceType"] == "OperationOutcome"
+
+
+def test_instance_level_on_published_definitions(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", insecure_no_auth=True)  # publishes
+    with TestClient(create_app(settings), base_url="http://testserver") as client:
+        url = "https://lus.example.se/fhir/ValueSet/lus-notice-type"
+        (entry,) = client.get("/ValueSet", params={"url": url}).json()["entry"]
+        expanded = client.get(f"/ValueSet/{entry['resource']['id']}/$expand").json()
+        codes = {c["code"] for c in expanded["expansion"]["contains"]}
+        assert {"inskrivningsmeddelande", "utskrivningsklar", "kvittens"} <= codes
+        kommun = "urn:oid:1.2.752.129.2.2.1.17"
+        (entry,) = client.get("/CodeSystem", params={"url": kommun}).json()["entry"]
+        looked = client.get(f"/CodeSystem/{entry['resource']['id']}/$lookup?code=0880").json()
+        assert _params(looked)["display"] == "Kalmar"
