@@ -26,9 +26,8 @@ def fast_clocks(settings: Settings) -> Settings:
     return settings.model_copy(update={"lus_clock_interval": 0.2})
 
 
-@pytest.fixture
-def party_client(fast_clocks: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(fast_clocks), base_url="http://testserver") as client:
+def _with_parties(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), base_url="http://testserver") as client:
         parties = lus.transaction(
             lus.organization("ward", "slutenvard", hsa_id="SE2321000081-S000000012345"),
             lus.organization("kalmar-kommun", "kommun", kommunkod="0880"),
@@ -39,6 +38,19 @@ def party_client(fast_clocks: Settings) -> Iterator[TestClient]:
         answer = client.post("/", json=parties)
         assert answer.status_code == 200, answer.text
         yield client
+
+
+@pytest.fixture
+def party_client(settings: Settings) -> Iterator[TestClient]:
+    """The parties, with the clocks looking only at start (the notices here are sent in
+    the past: their deadlines have passed by the real clock)."""
+    yield from _with_parties(settings.model_copy(update={"lus_clock_interval": 3600.0}))
+
+
+@pytest.fixture
+def clock_client(fast_clocks: Settings) -> Iterator[TestClient]:
+    """The parties, with the clocks looking five times a second."""
+    yield from _with_parties(fast_clocks)
 
 
 def send(client: TestClient, code: str, sent: str, **extra: Any) -> dict[str, Any]:

@@ -23,68 +23,68 @@ def _wait_for(client: TestClient, query: str, count: int) -> dict:
         time.sleep(0.1)
 
 
-def test_overdue_tasks_are_marked_and_recorded_once(party_client: TestClient) -> None:
+def test_overdue_tasks_are_marked_and_recorded_once(clock_client: TestClient) -> None:
     # sent in February: every deadline of the admission notice has passed
     send(
-        party_client,
+        clock_client,
         c.INSKRIVNINGSMEDDELANDE,
         "2026-02-10T09:15:00+01:00",
         estimated="2026-02-16T12:00:00+01:00",
     )
-    overdue = _wait_for(party_client, f"/Task?business-status={c.FORSENAD}", 5)
+    overdue = _wait_for(clock_client, f"/Task?business-status={c.FORSENAD}", 5)
     assert overdue["total"] == 5
-    tasks = tasks_of(party_client)
+    tasks = tasks_of(clock_client)
     assert {t["businessStatus"]["coding"][0]["code"] for t in tasks} == {c.FORSENAD}
     assert {t["status"] for t in tasks} == {"requested"}  # still to do, but late
     # the deviations of the municipality in February 2026
     query = f"/DetectedIssue?implicated={KOMMUN}&identified=ge2026-02-01&identified=lt2026-03-01"
-    municipality = party_client.get(query).json()
+    municipality = clock_client.get(query).json()
     missed = sorted(e["resource"]["code"]["coding"][0]["code"] for e in municipality["entry"])
     assert missed == [c.KVITTERA, c.PABORJA_PLANERING]
     issue = municipality["entry"][0]["resource"]
     assert issue["patient"]["reference"] == "Patient/tolvan"
     assert issue["detail"].startswith("Tidsfristen 2026-02-1")
-    assert party_client.get(f"/DetectedIssue?implicated={VC}").json()["total"] == 3
+    assert clock_client.get(f"/DetectedIssue?implicated={VC}").json()["total"] == 3
     before = f"/DetectedIssue?implicated={KOMMUN}&identified=lt2026-02-10"
-    assert party_client.get(before).json()["total"] == 0
+    assert clock_client.get(before).json()["total"] == 0
     time.sleep(0.6)  # three more rounds of the clocks: nothing twice
-    assert party_client.get("/DetectedIssue").json()["total"] == 5
+    assert clock_client.get("/DetectedIssue").json()["total"] == 5
 
 
-def test_tasks_not_yet_due_stay_in_time(party_client: TestClient) -> None:
+def test_tasks_not_yet_due_stay_in_time(clock_client: TestClient) -> None:
     now = datetime.now(UTC)
     send(
-        party_client,
+        clock_client,
         c.INSKRIVNINGSMEDDELANDE,
         fhir_instant(now),
         estimated=fhir_instant(now + timedelta(days=5)),
     )
     time.sleep(0.6)
-    tasks = tasks_of(party_client)
+    tasks = tasks_of(clock_client)
     assert len(tasks) == 5
     assert {t["businessStatus"]["coding"][0]["code"] for t in tasks} == {c.I_TID}
-    assert party_client.get("/DetectedIssue").json()["total"] == 0
+    assert clock_client.get("/DetectedIssue").json()["total"] == 0
 
 
-def test_a_completed_task_is_not_marked(party_client: TestClient) -> None:
+def test_a_completed_task_is_not_marked(clock_client: TestClient) -> None:
     notice = send(
-        party_client,
+        clock_client,
         c.INSKRIVNINGSMEDDELANDE,
         "2026-02-10T09:15:00+01:00",
         estimated="2026-02-16T12:00:00+01:00",
     )
     # the municipality acknowledged in time
     send(
-        party_client,
+        clock_client,
         c.KVITTENS,
         "2026-02-10T10:00:00+01:00",
         sender=KOMMUN,
         in_response_to=f"Communication/{notice['id']}",
     )
-    _wait_for(party_client, f"/Task?business-status={c.FORSENAD}", 4)
+    _wait_for(clock_client, f"/Task?business-status={c.FORSENAD}", 4)
     ack = next(
         t
-        for t in tasks_of(party_client)
+        for t in tasks_of(clock_client)
         if kind(t) == c.KVITTERA and t["owner"]["reference"] == KOMMUN
     )
     assert ack["status"] == "completed"

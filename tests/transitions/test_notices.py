@@ -3,6 +3,8 @@ clocks"): receivers, Tasks with deadlines, completion, withdrawal, retraction, t
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.testclient import TestClient
 
 from fhir_server.transitions import codes as c
@@ -317,3 +319,30 @@ def test_a_whole_admission_in_one_transaction(party_client: TestClient) -> None:
     found = party_client.get("/Task?encounter=Encounter/stay2").json()
     assert found["total"] == 5
     assert state(party_client, "Encounter/stay2") == c.PLANERING
+
+
+def test_a_notice_meets_its_profile_without_claiming_it(party_client: TestClient) -> None:
+    from tests.support import lus
+
+    notice = lus.notice(c.INSKRIVNINGSMEDDELANDE, STAY, ADMITTED, patient=PATIENT)
+    assert "meta" not in notice
+    del notice["subject"]["identifier"]  # the personnummer the law requires
+    answer = party_client.post("/Communication", json=notice)
+    assert answer.status_code == 422
+    issue = answer.json()["issue"][0]
+    assert "(lus-inskrivningsmeddelande)" in issue["diagnostics"]
+    assert issue["expression"] == ["Communication.subject.identifier"]
+    assert party_client.get("/Communication").json()["total"] == 0
+    assert tasks_of(party_client) == []
+
+
+def test_profiles_of_lus_resources_can_be_turned_off(fast_clocks: Any) -> None:
+    from fhir_server.app import create_app
+    from tests.support import lus
+
+    relaxed = fast_clocks.model_copy(update={"lus_profiles_on_write": False})
+    with TestClient(create_app(relaxed)) as client:
+        client.put("/Encounter/stay", json=lus.encounter("stay"))
+        notice = lus.notice(c.INSKRIVNINGSMEDDELANDE, STAY, ADMITTED)
+        del notice["subject"]["identifier"]
+        assert client.post("/Communication", json=notice).status_code == 201
