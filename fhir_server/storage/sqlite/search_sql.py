@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fhir_server.search.plan import (
+    AnyOfClause,
     ChainClause,
     Clause,
     CompartmentClause,
@@ -137,14 +138,9 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
                 args.append(clause.focus_id)
             where.append(_any(alternatives))
         elif isinstance(clause, HasClause):
-            # the referring resources are found first; their references name these ids
-            inner, inner_args = compile_plan(clause.plan, keys)
-            source = clause.plan.resource_type
-            where.append(
-                "r.id IN (SELECT i.target_id FROM idx_reference i"
-                f" WHERE i.rid IN ({inner}) AND (i.params & ?) <> 0 AND i.target_type = ?)"
-            )
-            args.extend((*inner_args, keys.param(source, clause.param).bit, rtype))
+            where.append(_has(clause, rtype, keys, args))
+        elif isinstance(clause, AnyOfClause):
+            where.append(_any_of(clause, rtype, keys, args))
     for query in subqueries:
         condition = f" AND {query.condition}" if query.condition else ""
         key = keys.param(rtype, query.param)
@@ -161,6 +157,38 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
             )
             args.extend((key.bit if query.kind in MASKED else key.id, *query.args))
     return f"SELECT {column} FROM resource r WHERE " + " AND ".join(where), args
+
+
+def _has(clause: HasClause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
+    # the referring resources are found first; their references name these ids
+    inner, inner_args = compile_plan(clause.plan, keys)
+    source = clause.plan.resource_type
+    args.extend((*inner_args, keys.param(source, clause.param).bit, rtype))
+    return (
+        "r.id IN (SELECT i.target_id FROM idx_reference i"
+        f" WHERE i.rid IN ({inner}) AND (i.params & ?) <> 0 AND i.target_type = ?)"
+    )
+
+
+def _any_of(clause: AnyOfClause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
+    """An OR of whole clauses, each a condition on r written as shallow as it can be
+    (SQLite before 3.46 has a fixed parser stack: about ten nested SELECTs)."""
+    if not clause.clauses:
+        return "1 = 0"
+    alternatives = []
+    for alternative in clause.clauses:
+        if isinstance(alternative, HasClause):
+            alternatives.append(_has(alternative, rtype, keys, args))
+        elif isinstance(alternative, _INDEXED):
+            query = _subquery(alternative, keys)
+            rows, rows_args = _driver_rows(query, rtype, keys)
+            alternatives.append(f"r.rid {'NOT IN' if query.negate else 'IN'} (SELECT i.rid {rows})")
+            args.extend(rows_args)
+        else:
+            inner, inner_args = compile_plan(Plan(rtype, (alternative,)), keys)
+            alternatives.append(f"r.rid IN ({inner})")
+            args.extend(inner_args)
+    return _any(alternatives)
 
 
 def count_plan(plan: Plan, keys: SearchKeys) -> tuple[str, list[Any]]:
