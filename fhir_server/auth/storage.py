@@ -125,6 +125,25 @@ class SecuredStorage:
         )
         return bool(found.versions)
 
+    async def visible_to(
+        self,
+        reader: RequestContext,
+        resource_type: str,
+        rid: str,
+        resource: dict[str, Any] | None,
+        deleted: bool,
+    ) -> bool:
+        """Whether `reader` may learn of a change of this resource (a subscription's owner):
+        as a read would judge it now; a deletion by the content it had (`resource`)."""
+        if not organisation_scoped(reader):
+            return True
+        if not deleted:
+            return await self._visible_now(reader, resource_type, rid)
+        if resource is None:
+            return False
+        refs = await self.policy.organisation_refs(reader.organisation or "", self._org_ids)
+        return await self.policy.visible(reader, resource_type, rid, resource, refs, self._exists)
+
     async def _admit(
         self,
         ctx: RequestContext,
