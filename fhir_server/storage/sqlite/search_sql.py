@@ -95,10 +95,13 @@ class _Subquery:
     negate: bool = False  # the resource has no such row
 
 
-def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[str, list[Any]]:
+def compile_plan(
+    plan: Plan, keys: SearchKeys, column: str = "r.rid", join: str = ""
+) -> tuple[str, list[Any]]:
     """The SQL selecting `column` (r.rid, r.id) of current resources matching `plan`, and
     its arguments. Nested plans (chains, _has) compile to nested queries whose aliases
-    shadow the outer ones."""
+    shadow the outer ones. `join` (no placeholders) joins another table to r; the SQL
+    ends with its WHERE conditions, so a caller may append more."""
     rtype = plan.resource_type
     ids = [c for c in plan.clauses if isinstance(c, IdClause) and not c.negate]
     subqueries = [_subquery(c, keys) for c in plan.clauses if isinstance(c, _INDEXED)]
@@ -156,18 +159,30 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
                 f" WHERE i.rid = r.rid AND {which}{condition})"
             )
             args.extend((key.bit if query.kind in MASKED else key.id, *query.args))
-    return f"SELECT {column} FROM resource r WHERE " + " AND ".join(where), args
+    return f"SELECT {column} FROM resource r{join} WHERE " + " AND ".join(where), args
 
 
 def _has(clause: HasClause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
-    # the referring resources are found first; their references name these ids
-    inner, inner_args = compile_plan(clause.plan, keys)
+    # the referring resources are found first, joined to their references to these ids (a
+    # join, not a nested IN: one SELECT less for SQLite's parser stack, see _any_of)
+    join = " JOIN idx_reference h ON h.rid = r.rid"
+    inner, inner_args = compile_plan(clause.plan, keys, "h.target_id", join)
     source = clause.plan.resource_type
     args.extend((*inner_args, keys.param(source, clause.param).bit, rtype))
-    return (
-        "r.id IN (SELECT i.target_id FROM idx_reference i"
-        f" WHERE i.rid IN ({inner}) AND (i.params & ?) <> 0 AND i.target_type = ?)"
-    )
+    return f"r.id IN ({inner} AND (h.params & ?) <> 0 AND h.target_type = ?)"
+
+
+def _chain_rows(clause: ChainClause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
+    """The rids of resources whose `clause.param` refers to a match of one of the chained
+    plans: the referred resources joined to the references (flat, as _has)."""
+    selects = []
+    bit = keys.param(rtype, clause.param).bit
+    for plan in clause.plans:
+        join = " JOIN idx_reference c ON c.target_id = r.id AND c.target_type = r.type"
+        inner, inner_args = compile_plan(plan, keys, "c.rid", join)
+        selects.append(f"{inner} AND c.t = ? AND (c.params & ?) <> 0")
+        args.extend((*inner_args, keys.type_key(rtype), bit))
+    return "r.rid IN (" + " UNION ALL ".join(selects) + ")"
 
 
 def _any_of(clause: AnyOfClause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
@@ -179,6 +194,8 @@ def _any_of(clause: AnyOfClause, rtype: str, keys: SearchKeys, args: list[Any]) 
     for alternative in clause.clauses:
         if isinstance(alternative, HasClause):
             alternatives.append(_has(alternative, rtype, keys, args))
+        elif isinstance(alternative, ChainClause):
+            alternatives.append(_chain_rows(alternative, rtype, keys, args))
         elif isinstance(alternative, _INDEXED):
             query = _subquery(alternative, keys)
             rows, rows_args = _driver_rows(query, rtype, keys)
