@@ -174,14 +174,18 @@ def _has(clause: HasClause, rtype: str, keys: SearchKeys, args: list[Any]) -> st
 
 def _chain_rows(clause: ChainClause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
     """The rids of resources whose `clause.param` refers to a match of one of the chained
-    plans: the referred resources joined to the references (flat, as _has)."""
+    plans: the referred resources joined to the references (flat, as _has). CROSS JOIN
+    keeps SQLite from starting at the references (all of the type's): the matches are
+    found first, their references then by primary key."""
     selects = []
     bit = keys.param(rtype, clause.param).bit
     for plan in clause.plans:
-        join = " JOIN idx_reference c ON c.target_id = r.id AND c.target_type = r.type"
-        inner, inner_args = compile_plan(plan, keys, "c.rid", join)
-        selects.append(f"{inner} AND c.t = ? AND (c.params & ?) <> 0")
-        args.extend((*inner_args, keys.type_key(rtype), bit))
+        inner, inner_args = compile_plan(plan, keys, "c.rid", " CROSS JOIN idx_reference c")
+        selects.append(
+            f"{inner} AND c.t = ? AND c.target_id = r.id AND c.target_type = ?"
+            " AND (c.params & ?) <> 0"
+        )
+        args.extend((*inner_args, keys.type_key(rtype), plan.resource_type, bit))
     return "r.rid IN (" + " UNION ALL ".join(selects) + ")"
 
 
