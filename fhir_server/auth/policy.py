@@ -29,6 +29,7 @@ resource meets (search/narrowing.py ANDs them into every plan, nested ones too):
 - Patient: some relation resource refers to it through its patient parameter (`_has`);
 - another type of the patient compartment: one of its compartment parameters refers to a
   visible Patient (a chain into the Patient plan above);
+- the audit trail (`OWN_RECORDS`): the events the organisation is an agent of;
 - any other type: no clause (visible).
 `visible` judges one resource from its body by the same rules (a write's previous version,
 a subscription event); the relation paths there and the parameters here name the same
@@ -76,6 +77,11 @@ RELATION_SEARCH: dict[str, tuple[tuple[str, ...], str]] = {
     "Task": (("owner", "requester", "restriction-recipient"), "patient"),
     "CarePlan": (("author", "contributor", "performer"), "patient"),
     "EpisodeOfCare": (("organization",), "patient"),
+}
+# Records of what the organisation itself did (the audit trail): its own are visible to it,
+# and they make no patient visible. Type: (search parameters, dotted paths) naming it.
+OWN_RECORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "AuditEvent": (("agent",), ("agent.who",)),
 }
 # Relation resources that make a stay visible: (type, parameter naming the stay).
 STAY_LINKS = (("Communication", "encounter"), ("Task", "encounter"), ("Task", "focus"))
@@ -135,6 +141,8 @@ class OrganisationPolicy:
         if not organisation_scoped(ctx):
             return True
         organisation = ctx.organisation or ""
+        if resource_type in OWN_RECORDS:
+            return _relates(resource, OWN_RECORDS[resource_type][1], organisation, refs)
         if resource_type in RELATION_PATHS:
             if _relates(resource, RELATION_PATHS[resource_type], organisation, refs):
                 return True
@@ -296,9 +304,11 @@ class _Narrowing:
         return found
 
     def _relates(self, relation_type: str) -> list[Clause]:
-        """The relation type's parameters refer to the organisation, as `Organization/<id>`
-        or logically by its identifier."""
-        params, _ = RELATION_SEARCH[relation_type]
+        return self._refers(RELATION_SEARCH[relation_type][0])
+
+    def _refers(self, params: tuple[str, ...]) -> list[Clause]:
+        """One of these parameters refers to the organisation, as `Organization/<id>` or
+        logically by its identifier."""
         alternatives: list[Clause] = []
         for param in params:
             if self._ids:
@@ -319,6 +329,8 @@ class _Narrowing:
     def _clauses(self, resource_type: str) -> tuple[Clause, ...]:
         if resource_type == "Patient":
             return self._patient
+        if resource_type in OWN_RECORDS:
+            return (AnyOfClause(tuple(self._refers(OWN_RECORDS[resource_type][0]))),)
         if resource_type in RELATION_SEARCH:
             alternatives = self._relates(resource_type)
             if resource_type == "Encounter":

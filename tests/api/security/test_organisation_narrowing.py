@@ -10,6 +10,7 @@ invisible ones before the first visible one (a page filtered afterwards would be
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -325,3 +326,36 @@ def test_reads_agree_with_searches(
         f"/Organization/{world['other-ward']}",  # not patient data
     ):
         assert secure.get(path, headers=ward).status_code == 200, path
+
+
+def test_the_audit_trail_shows_a_unit_its_own_accesses_only(
+    secure: TestClient, token_for: Any, world: dict[str, Any]
+) -> None:
+    ward = token_for(READ_ALL, organisation=WARD, subject="ward-user")
+    other = token_for(READ_ALL, organisation=OTHER_WARD, subject="other-user")
+    # both read something of patient A: the ward A itself, the other ward its notice about A
+    assert secure.get(f"/Patient/{world['pa']}", headers=ward).status_code == 200
+    notice = f"/Communication/{world['other-notice']}"
+    assert secure.get(notice, headers=other).status_code == 200
+    auditor = token_for("system/AuditEvent.rs")
+    deadline = time.monotonic() + 5
+    everything: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:  # the read events are written in batches
+        bundle = secure.get("/AuditEvent?_count=1000", headers=auditor).json()
+        everything = [e["resource"] for e in bundle.get("entry", [])]
+        agents = {a.get("altId") for e in everything for a in e["agent"]}
+        if {WARD, OTHER_WARD} <= agents:
+            break
+        time.sleep(0.1)
+    found = secure.get("/AuditEvent?_count=1000", headers=ward).json()
+    own = [e["resource"] for e in found.get("entry", [])]
+    assert own and found["total"] == len(own)
+    assert all(any(a.get("altId") == WARD for a in e["agent"]) for e in own)
+    assert len(own) < len(everything)
+    assert "other-user" not in str(found)
+    # nor does another unit's event about patient A show through A's compartment
+    about_a = secure.get(f"/AuditEvent?patient={world['pa']}", headers=ward).json()
+    assert about_a.get("entry") and all(
+        any(a.get("altId") == WARD for a in e["resource"]["agent"])
+        for e in about_a.get("entry", [])
+    )
