@@ -110,8 +110,11 @@ def compile_plan(
         candidates = [q for q in subqueries if not q.negate]
         if candidates:
             driver = min(candidates, key=lambda q: q.selectivity)
+    # an OR of whole clauses (the caller's visibility) drives when nothing else does
+    any_of = not ids and any(isinstance(c, AnyOfClause) for c in plan.clauses)
     # with a driver SQLite must not use the (type, id) index: the driver's rowids are better
-    where = ["+r.type = ?" if driver is not None else "r.type = ?", "r.deleted = 0"]
+    driven = driver is not None or any_of
+    where = ["+r.type = ?" if driven else "r.type = ?", "r.deleted = 0"]
     args: list[Any] = [rtype]
     for clause in plan.clauses:
         if isinstance(clause, IdClause):
@@ -172,44 +175,52 @@ def _has(clause: HasClause, rtype: str, keys: SearchKeys, args: list[Any]) -> st
     return f"r.id IN ({inner} AND (h.params & ?) <> 0 AND h.target_type = ?)"
 
 
-def _chain_rows(clause: ChainClause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
-    """The rids of resources whose `clause.param` refers to a match of one of the chained
-    plans: the referred resources joined to the references (flat, as _has). CROSS JOIN
-    keeps SQLite from starting at the references (all of the type's): the matches are
-    found first, their references then by primary key."""
-    selects = []
-    bit = keys.param(rtype, clause.param).bit
-    for plan in clause.plans:
-        inner, inner_args = compile_plan(plan, keys, "c.rid", " CROSS JOIN idx_reference c")
-        selects.append(
-            f"{inner} AND c.t = ? AND c.target_id = r.id AND c.target_type = ?"
-            " AND (c.params & ?) <> 0"
-        )
-        args.extend((*inner_args, keys.type_key(rtype), plan.resource_type, bit))
-    return "r.rid IN (" + " UNION ALL ".join(selects) + ")"
-
-
 def _any_of(clause: AnyOfClause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
-    """An OR of whole clauses, each a condition on r written as shallow as it can be
-    (SQLite before 3.46 has a fixed parser stack: about ten nested SELECTs)."""
+    """An OR of whole clauses as one `r.rid IN (… UNION …)` of the rids each selects, flat
+    (SQLite before 3.46 has a fixed parser stack: about ten nested SELECTs) and able to
+    drive the query by rowid from the (usually few) rids, where an OR of conditions would
+    read every resource of the type."""
     if not clause.clauses:
         return "1 = 0"
-    alternatives = []
-    for alternative in clause.clauses:
-        if isinstance(alternative, HasClause):
-            alternatives.append(_has(alternative, rtype, keys, args))
-        elif isinstance(alternative, ChainClause):
-            alternatives.append(_chain_rows(alternative, rtype, keys, args))
-        elif isinstance(alternative, _INDEXED):
-            query = _subquery(alternative, keys)
+    selects = [_rows_of(alternative, rtype, keys, args) for alternative in clause.clauses]
+    return "r.rid IN (" + " UNION ".join(selects) + ")"
+
+
+def _rows_of(clause: Clause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
+    """A SELECT of the rids of the resources of `rtype` for which `clause` holds (some
+    may be deleted ones: the plan's own `r.deleted = 0` drops those)."""
+    if isinstance(clause, HasClause):
+        # the referring resources (r), their references (h), the resources referred to (t)
+        source = clause.plan.resource_type
+        join = (
+            " JOIN idx_reference h ON h.rid = r.rid"
+            " JOIN resource t ON t.type = h.target_type AND t.id = h.target_id"
+        )
+        inner, inner_args = compile_plan(clause.plan, keys, "t.rid", join)
+        args.extend((*inner_args, keys.param(source, clause.param).bit, rtype))
+        return f"{inner} AND (h.params & ?) <> 0 AND h.target_type = ?"
+    if isinstance(clause, ChainClause):
+        # the resources referred to (r) first, then the references to them (c) by primary
+        # key: CROSS JOIN keeps SQLite from reading every reference of the type instead
+        selects = []
+        bit = keys.param(rtype, clause.param).bit
+        for plan in clause.plans:
+            inner, inner_args = compile_plan(plan, keys, "c.rid", " CROSS JOIN idx_reference c")
+            selects.append(
+                f"{inner} AND c.t = ? AND c.target_id = r.id AND c.target_type = ?"
+                " AND (c.params & ?) <> 0"
+            )
+            args.extend((*inner_args, keys.type_key(rtype), plan.resource_type, bit))
+        return " UNION ".join(selects)
+    if isinstance(clause, _INDEXED):
+        query = _subquery(clause, keys)
+        if not query.negate:
             rows, rows_args = _driver_rows(query, rtype, keys)
-            alternatives.append(f"r.rid {'NOT IN' if query.negate else 'IN'} (SELECT i.rid {rows})")
             args.extend(rows_args)
-        else:
-            inner, inner_args = compile_plan(Plan(rtype, (alternative,)), keys)
-            alternatives.append(f"r.rid IN ({inner})")
-            args.extend(inner_args)
-    return _any(alternatives)
+            return f"SELECT i.rid {rows}"
+    inner, inner_args = compile_plan(Plan(rtype, (clause,)), keys)
+    args.extend(inner_args)
+    return inner
 
 
 def count_plan(plan: Plan, keys: SearchKeys) -> tuple[str, list[Any]]:
