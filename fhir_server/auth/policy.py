@@ -31,9 +31,12 @@ resource meets (search/narrowing.py ANDs them into every plan, nested ones too):
   visible Patient (a chain into the Patient plan above);
 - the audit trail (`OWN_RECORDS`): the events the organisation is an agent of;
 - any other type: no clause (visible).
-`visible` judges one resource from its body by the same rules (a write's previous version,
-a subscription event); the relation paths there and the parameters here name the same
-elements.
+Reads ask the store the same question of one resource (fhir_server/auth/storage.py), so a
+read and a search agree. `visible` judges one resource from its body where the store cannot
+(the version a write replaces, a deleted resource's last content for a subscription): the
+relation paths there and the parameters here name the same elements; it finds a resource's
+patients in its top-level subject / patient / for / beneficiary, the narrowing in all of
+the type's compartment parameters.
 """
 
 from __future__ import annotations
