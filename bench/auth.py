@@ -15,6 +15,13 @@ Per configuration: req/s, p50/p99 and the server's CPU per request (µs; CPU tim
 robust figure on a shared machine). The cost of security is the difference in CPU per
 request against `off`. Before that, in process: verifying one token (RSA, uncached), a
 repeat of it (the verifier's cache), and building one AuditEvent.
+
+Then an organisation-scoped search, in process on the secured embedded store
+(`--org-resources`, default 10 000: Patients, one stay each, Observations; `--org-visible`,
+default 5 %, of the patients have their stay at the caller's ward): the first page
+(`_count=50`, with total) of Encounter, Observation and Patient for a token of that ward,
+p50/p95 over `--org-rounds`, with the entries and the total it answered. `--org-only` runs
+just this part (bench/README.md: how to compare with an older commit).
 Figures go to bench/results/auth-<timestamp>.json.
 """
 
@@ -76,6 +83,97 @@ def in_process_figures(rounds: int = 2000) -> dict[str, float]:
         audit_event(ctx, access)
     event = (time.perf_counter() - t0) / rounds * 1e6
     return {"verify_uncached_us": uncached, "verify_cached_us": cached, "audit_event_us": event}
+
+
+def org_search_figures(resources: int, visible_share: float, rounds: int) -> dict[str, Any]:
+    """Organisation-scoped searches in process (see the module's docstring)."""
+    import asyncio
+
+    return asyncio.run(_org_search(resources, visible_share, rounds))
+
+
+async def _org_search(resources: int, visible_share: float, rounds: int) -> dict[str, Any]:
+    from fhir_server.auth.storage import SecuredStorage
+    from fhir_server.config import Settings
+    from fhir_server.definitions.loader import load_definitions
+    from fhir_server.storage.configured import storage_for
+    from fhir_server.storage.port import NewVersion, RequestContext
+
+    hsa = "urn:oid:1.2.752.29.4.19"
+    observations_each = 8  # a patient, its stay, its observations
+    patients_count = max(1, resources // (2 + observations_each))
+    rng = random.Random(11)
+    with tempfile.TemporaryDirectory(prefix="bench-org-") as tmp:
+        definitions = load_definitions()
+        inner = storage_for(Settings(data_dir=Path(tmp), insecure_no_auth=False), definitions)
+        storage = SecuredStorage(inner, definitions, audit=False)
+        await storage.start()
+        try:
+            items: list[NewVersion] = []
+
+            def add(resource: dict[str, Any]) -> None:
+                rid = resource["id"]
+                resource_type = resource["resourceType"]
+                items.append(NewVersion(resource_type, rid, resource, "PUT", inner.index(resource)))
+
+            for org in ("ward", "other"):
+                value = "SE-BENCH-WARD" if org == "ward" else "SE-BENCH-OTHER"
+                add({"resourceType": "Organization", "id": org,
+                     "identifier": [{"system": hsa, "value": value}]})  # fmt: skip
+            visible = set(rng.sample(range(patients_count), int(patients_count * visible_share)))
+            for n in range(patients_count):
+                add({"resourceType": "Patient", "id": f"p{n}", "name": [{"family": f"F{n}"}]})
+                provider = "ward" if n in visible else "other"
+                add({"resourceType": "Encounter", "id": f"e{n}", "status": "finished",
+                     "class": {"code": "IMP"}, "subject": {"reference": f"Patient/p{n}"},
+                     "serviceProvider": {"reference": f"Organization/{provider}"}})  # fmt: skip
+                for k in range(observations_each):
+                    add({"resourceType": "Observation", "id": f"o{n}-{k}", "status": "final",
+                         "code": {"text": "Vikt"},
+                         "subject": {"reference": f"Patient/p{n}"}})  # fmt: skip
+            await inner.load(RequestContext(), items)
+            ctx = RequestContext(
+                principal="bench", organisation="SE-BENCH-WARD", enforced=True,
+                scopes=frozenset({"system/*.rs"}), interaction="search-type",
+            )  # fmt: skip
+            out: dict[str, Any] = {
+                "resources": len(items),
+                "visible_patients": len(visible),
+                "patients": patients_count,
+            }
+            for resource_type in ("Encounter", "Observation", "Patient"):
+                times = []
+                found = None
+                for _ in range(rounds):
+                    t0 = time.perf_counter()
+                    found = await storage.search(ctx, resource_type, [], count=50)
+                    times.append((time.perf_counter() - t0) * 1000)
+                assert found is not None
+                times.sort()
+                out[resource_type] = {
+                    "p50_ms": round(times[len(times) // 2], 2),
+                    "p95_ms": round(times[min(len(times) - 1, int(len(times) * 0.95))], 2),
+                    "entries": len(found.versions),
+                    "total": found.total,
+                }
+            return out
+        finally:
+            await storage.close()
+
+
+def print_org_search(figures: dict[str, Any]) -> None:
+    print(
+        f"organisation-scoped search, {figures['resources']} resources, "
+        f"{figures['visible_patients']} of {figures['patients']} patients visible "
+        "(first page, _count=50):"
+    )
+    print(f"  {'type':12} {'p50 ms':>8} {'p95 ms':>8} {'entries':>8} {'total':>6}")
+    for resource_type in ("Encounter", "Observation", "Patient"):
+        r = figures[resource_type]
+        print(
+            f"  {resource_type:12} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} {r['entries']:8d}"
+            f" {r['total'] if r['total'] is not None else '-':>6}"
+        )
 
 
 def seed(base: str, count: int, token: str | None) -> list[str]:
@@ -142,7 +240,17 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--patients", type=int, default=500)
+    ap.add_argument("--org-resources", type=int, default=10_000)
+    ap.add_argument("--org-visible", type=float, default=0.05)
+    ap.add_argument("--org-rounds", type=int, default=40)
+    ap.add_argument("--org-only", action="store_true", help="only the organisation search")
     args = ap.parse_args()
+    org = org_search_figures(args.org_resources, args.org_visible, args.org_rounds)
+    print_org_search(org)
+    if args.org_only:
+        path = benchlib.write_results("auth", {"org_search": org})
+        print(f"figures written to {path.relative_to(benchlib.ROOT)}")
+        return 0
     benchlib.choose_generator("wrk")
     figures = in_process_figures()
     print(
@@ -167,7 +275,9 @@ def main() -> int:
     for r in results[1:]:
         extra = r["server_cpu_us_per_request"] - off
         print(f"cost of {r['config']}: {extra:+.0f} µs CPU per request")
-    path = benchlib.write_results("auth", {"in_process": figures, "runs": results})
+    path = benchlib.write_results(
+        "auth", {"in_process": figures, "runs": results, "org_search": org}
+    )
     print(f"figures written to {path.relative_to(benchlib.ROOT)}")
     return 1 if any(r["errors"] for r in results) else 0
 

@@ -20,23 +20,46 @@ sekretessmarkering / skyddad folkbokföring, or confidentiality R / V, leaves th
 without `address` and `telecom` (also in `contact` and contained resources) unless the token
 holds the `protected-identity` scope; the answer is then marked SUBSETTED.
 
-Searches (design note for the search engine): visibility must narrow the search plan in
-storage, not filter pages afterwards. The policy offers `search_scope(ctx, resource_type)`,
-which returns the narrowing as data (see `SearchScope`): the plan gains one OR-group of
-reference clauses "param in refs" per relation type, or, for patient-compartment types, a
-join through the patient reference to the relation resources. Until the engine takes it, the
-storage wrapper filters each page as a safety net and drops `total` (fhir_server/auth/
-storage.py), so no count leaks.
+Searches, reads and history are narrowed in the store, not filtered afterwards:
+`OrganisationPolicy.visibility` gives, per resource type, the plan clauses a visible
+resource meets (search/narrowing.py ANDs them into every plan, nested ones too):
+- a relation type: an OR of "param refers to the organisation" (`Organization/<id>` or
+  the identifier of a logical reference) over its relation parameters (`RELATION_SEARCH`);
+  a stay also when a visible notice or Task refers to it (`_has`) or its patient is visible;
+- Patient: some relation resource refers to it through its patient parameter (`_has`);
+- another type of the patient compartment: one of its compartment parameters refers to a
+  visible Patient (a chain into the Patient plan above);
+- the audit trail (`OWN_RECORDS`): the events the organisation is an agent of;
+- any other type: no clause (visible).
+Reads ask the store the same question of one resource (fhir_server/auth/storage.py), so a
+read and a search agree. `visible` judges one resource from its body where the store cannot
+(the version a write replaces, a deleted resource's last content for a subscription): the
+relation paths there and the parameters here name the same elements; it finds a resource's
+patients in its top-level subject / patient / for / beneficiary, the narrowing in all of
+the type's compartment parameters.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from fhir_server.definitions import Definitions
+from fhir_server.search.compartments import compartment_params
+from fhir_server.search.indexer import IDENTIFIER
+from fhir_server.search.narrowing import Visibility
+from fhir_server.search.plan import (
+    AnyOfClause,
+    ChainClause,
+    Clause,
+    HasClause,
+    Plan,
+    ReferenceClause,
+    ReferenceMatch,
+    TokenClause,
+    TokenMatch,
+)
 from fhir_server.storage.port import Criteria, RequestContext
 
 HSA_SYSTEMS = ("urn:oid:1.2.752.29.4.19", "urn:oid:1.2.752.129.2.1.4.1")
@@ -54,9 +77,14 @@ RELATION_PATHS: dict[str, tuple[str, ...]] = {
 RELATION_SEARCH: dict[str, tuple[tuple[str, ...], str]] = {
     "Encounter": (("service-provider",), "patient"),
     "Communication": (("recipient", "sender"), "patient"),
-    "Task": (("owner", "requester"), "patient"),
-    "CarePlan": (("performer",), "patient"),
+    "Task": (("owner", "requester", "restriction-recipient"), "patient"),
+    "CarePlan": (("author", "contributor", "performer"), "patient"),
     "EpisodeOfCare": (("organization",), "patient"),
+}
+# Records of what the organisation itself did (the audit trail): its own are visible to it,
+# and they make no patient visible. Type: (search parameters, dotted paths) naming it.
+OWN_RECORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "AuditEvent": (("agent",), ("agent.who",)),
 }
 # Relation resources that make a stay visible: (type, parameter naming the stay).
 STAY_LINKS = (("Communication", "encounter"), ("Task", "encounter"), ("Task", "focus"))
@@ -79,6 +107,7 @@ def organisation_scoped(ctx: RequestContext) -> bool:
 
 class OrganisationPolicy:
     def __init__(self, definitions: Definitions) -> None:
+        self._definitions = definitions
         self._compartment: dict[str, tuple[str, ...]] = {
             entry["code"]: tuple(entry.get("param", ()))
             for entry in definitions.compartments["Patient"].get("resource", [])
@@ -115,6 +144,8 @@ class OrganisationPolicy:
         if not organisation_scoped(ctx):
             return True
         organisation = ctx.organisation or ""
+        if resource_type in OWN_RECORDS:
+            return _relates(resource, OWN_RECORDS[resource_type][1], organisation, refs)
         if resource_type in RELATION_PATHS:
             if _relates(resource, RELATION_PATHS[resource_type], organisation, refs):
                 return True
@@ -147,6 +178,13 @@ class OrganisationPolicy:
                 if await exists(relation_type, [(patient_param, f"Patient/{patient}"), criteria]):
                     return True
         return False
+
+    def visibility(self, ctx: RequestContext, refs: tuple[str, ...]) -> Visibility | None:
+        """What this caller may see as plan clauses per type (see the module's docstring);
+        None when it may see everything. `refs`: `organisation_refs` of its organisation."""
+        if not organisation_scoped(ctx):
+            return None
+        return _Narrowing(self, ctx.organisation or "", refs)
 
     @staticmethod
     def _related_criteria(relation_type: str, refs: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -245,38 +283,65 @@ def may_hold_protected(data: bytes) -> bool:
     return b"sekretessmarkering" in data or b"kyddad" in data or b"Confidentiality" in data
 
 
-@dataclass(frozen=True, slots=True)
-class SearchScope:
-    """What the search engine must AND into a plan for an organisation-scoped caller:
-    `any_of` is an OR of (parameter, comma-joined references) clauses on the searched type
-    itself (relation types); `via_patient` (compartment types) asks for rows whose
-    `patient_param` points to a patient with some relation resource matching `any_of`
-    — a join on the reference index, as `_has` does. Empty `any_of`: nothing matches."""
+class _Narrowing:
+    """`OrganisationPolicy.visibility` for one organisation: the clauses of each type,
+    built once per request."""
 
-    any_of: tuple[tuple[str, str], ...]
-    via_patient: tuple[str, ...] = ()
-    unrestricted: bool = False
+    def __init__(self, policy: OrganisationPolicy, organisation: str, refs: tuple[str, ...]):
+        self._policy = policy
+        self._organisation = organisation
+        self._ids = tuple(ref.partition("/")[2] for ref in refs)
+        self._by_type: dict[str, tuple[Clause, ...]] = {}
+        patients = AnyOfClause(
+            tuple(
+                HasClause(patient_param, self._related(relation_type))
+                for relation_type, (_, patient_param) in RELATION_SEARCH.items()
+            )
+        )
+        self._patient: tuple[Clause, ...] = (patients,)
 
+    def __call__(self, resource_type: str) -> tuple[Clause, ...]:
+        found = self._by_type.get(resource_type)
+        if found is None:
+            found = self._by_type[resource_type] = self._clauses(resource_type)
+        return found
 
-def search_scope(
-    policy: OrganisationPolicy, ctx: RequestContext, resource_type: str, refs: tuple[str, ...]
-) -> SearchScope:
-    """The narrowing a search of `resource_type` needs for this caller, as data for the
-    search engine to AND into its plan (see SearchScope)."""
-    if not organisation_scoped(ctx):
-        return SearchScope((), unrestricted=True)
-    if resource_type in RELATION_SEARCH:
-        params, _ = RELATION_SEARCH[resource_type]
-        return SearchScope(tuple((param, ",".join(refs)) for param in params if refs))
-    params = policy.compartment_params(resource_type)
-    if resource_type == "Patient":
-        params = ("_id",)
-    if not params and not policy.in_patient_compartment(resource_type):
-        return SearchScope((), unrestricted=True)  # not patient data
-    any_of = tuple(
-        (param, ",".join(refs))
-        for params_of, _ in RELATION_SEARCH.values()
-        for param in params_of
-        if refs
-    )
-    return SearchScope(any_of, via_patient=params)
+    def _relates(self, relation_type: str) -> list[Clause]:
+        return self._refers(RELATION_SEARCH[relation_type][0])
+
+    def _refers(self, params: tuple[str, ...]) -> list[Clause]:
+        """One of these parameters refers to the organisation, as `Organization/<id>` or
+        logically by its identifier."""
+        alternatives: list[Clause] = []
+        for param in params:
+            if self._ids:
+                targets = tuple(ReferenceMatch("Organization", rid) for rid in self._ids)
+                alternatives.append(ReferenceClause(param, targets))
+            logical = (TokenMatch(code=self._organisation),)
+            alternatives.append(TokenClause(f"{param}{IDENTIFIER}", logical))
+        return alternatives
+
+    def _related(self, relation_type: str) -> Plan:
+        return Plan(relation_type, (AnyOfClause(tuple(self._relates(relation_type))),))
+
+    def _via_patient(self, resource_type: str) -> list[Clause]:
+        params = compartment_params(self._policy._definitions, "Patient", resource_type) or ()
+        patient = Plan("Patient", self._patient)
+        return [ChainClause(param, (patient,)) for param in params]
+
+    def _clauses(self, resource_type: str) -> tuple[Clause, ...]:
+        if resource_type == "Patient":
+            return self._patient
+        if resource_type in OWN_RECORDS:
+            return (AnyOfClause(tuple(self._refers(OWN_RECORDS[resource_type][0]))),)
+        if resource_type in RELATION_SEARCH:
+            alternatives = self._relates(resource_type)
+            if resource_type == "Encounter":
+                alternatives += [
+                    HasClause(param, self._related(link_type)) for link_type, param in STAY_LINKS
+                ]
+                alternatives += self._via_patient(resource_type)
+            return (AnyOfClause(tuple(alternatives)),)
+        if not self._policy.in_patient_compartment(resource_type):
+            return ()  # not patient data
+        return (AnyOfClause(tuple(self._via_patient(resource_type))),)

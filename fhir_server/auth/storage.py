@@ -5,9 +5,14 @@ Everything reaches the data through the port, so checking here covers every path
 handlers, batch and transaction entries, operations. For a caller (`ctx.enforced`):
 - reads (read, vread, history) return only what the caller may see; anything else looks
   absent (None, or left out of a page), so the REST layer answers 404 and leaks nothing;
+- organisation visibility narrows the search in the store (the policy's `visibility`, see
+  fhir_server/auth/policy.py and search/narrowing.py): searches, `_include`/`_revinclude`,
+  chains, `_has`, type and system history find only visible resources, so pages are full
+  and `total` counts what the caller may see; a read asks the store the same question of
+  the one resource (`_id`), so a read and a search never disagree;
 - a search is narrowed by the granular / patient-compartment limits of the scopes (added
-  to its criteria); organisation visibility is checked on each page until the engine takes
-  the narrowing (see fhir_server/auth/policy.py), and then `total` is left out;
+  to its criteria); when they cannot be written as criteria, each match is checked and
+  `total` is left out;
 - every write inside a job is checked where it happens: create needs `c`, changing `u`,
   deleting `d`, granular limits must hold before and after, AuditEvents are append-only;
 - each job's writes get one AuditEvent in the same transaction; reads and searches are
@@ -18,7 +23,7 @@ Calls without an enforced context (security off, the server's own work) pass thr
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fhir_server import fhirjson
 from fhir_server.audit.events import (
@@ -42,6 +47,7 @@ from fhir_server.auth.scopes import CREATE, DELETE, READ, SEARCH, UPDATE, Limits
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import FhirError, error
 from fhir_server.search.index import IndexEntries
+from fhir_server.search.narrowing import Visibility
 from fhir_server.search.results import Include, SortKey
 from fhir_server.storage.port import (
     Criteria,
@@ -58,6 +64,8 @@ INTERNAL = RequestContext()  # the wrapper's own lookups see everything
 AUDIT_EVENT = "AuditEvent"
 
 Exists = Callable[[str, Criteria], Awaitable[bool]]
+# how `_admit` judges organisation visibility (see there)
+Admission = Literal["narrowed", "now", "body"]
 
 
 class SecuredStorage:
@@ -98,15 +106,57 @@ class SecuredStorage:
     def _limits(self, ctx: RequestContext, resource_type: str, permission: str) -> Limits:
         return grants(ctx).limits(resource_type, permission, ctx.patient is not None)
 
+    async def _visibility(self, ctx: RequestContext) -> Visibility | None:
+        """The narrowing of the caller's organisation (None: it may see everything)."""
+        if not organisation_scoped(ctx):
+            return None
+        refs = await self.policy.organisation_refs(ctx.organisation or "", self._org_ids)
+        return self.policy.visibility(ctx, refs)
+
+    async def _visible_now(self, ctx: RequestContext, resource_type: str, rid: str) -> bool:
+        """Whether a search by the caller would find this resource as it is now."""
+        found = await self.inner.search(
+            INTERNAL,
+            resource_type,
+            [("_id", rid)],
+            count=1,
+            total=False,
+            visibility=await self._visibility(ctx),
+        )
+        return bool(found.versions)
+
+    async def visible_to(
+        self,
+        reader: RequestContext,
+        resource_type: str,
+        rid: str,
+        resource: dict[str, Any] | None,
+        deleted: bool,
+    ) -> bool:
+        """Whether `reader` may learn of a change of this resource (a subscription's owner):
+        as a read would judge it now; a deletion by the content it had (`resource`)."""
+        if not organisation_scoped(reader):
+            return True
+        if not deleted:
+            return await self._visible_now(reader, resource_type, rid)
+        if resource is None:
+            return False
+        refs = await self.policy.organisation_refs(reader.organisation or "", self._org_ids)
+        return await self.policy.visible(reader, resource_type, rid, resource, refs, self._exists)
+
     async def _admit(
         self,
         ctx: RequestContext,
         version: StoredVersion,
         limits: Limits | None,
         access: Access,
+        visibility: Admission = "now",
     ) -> StoredVersion | None:
         """The version as this caller may see it (redacted), or None if it may not.
-        `limits`: the scopes' limits still to check (None: already applied)."""
+        `limits`: the scopes' limits still to check (None: already applied).
+        `visibility`: how organisation visibility is judged: "narrowed" (the store found it
+        through the narrowing already), "now" (the resource as it is now: the store is
+        asked), "body" (this version's content, for a resource that is deleted now)."""
         if version.deleted or version.data is None:
             return version
         if limits is not None and not await self._within(
@@ -114,7 +164,10 @@ class SecuredStorage:
         ):
             return None
         resource: dict[str, Any] | None = None
-        if organisation_scoped(ctx):
+        if organisation_scoped(ctx) and visibility == "now":
+            if not await self._visible_now(ctx, version.resource_type, version.id):
+                return None
+        elif organisation_scoped(ctx) and visibility == "body":
             resource = fhirjson.loads(version.data)
             refs = await self.policy.organisation_refs(ctx.organisation or "", self._org_ids)
             visible = await self.policy.visible(
@@ -212,26 +265,48 @@ class SecuredStorage:
         at: str | None,
         count: int,
         cursor: str | None,
+        visibility: Visibility | None = None,
     ) -> HistoryPage:
-        page = await self.inner.history(
-            ctx, resource_type, rid, since=since, at=at, count=count, cursor=cursor
-        )
         if not ctx.enforced:
-            return page
+            return await self.inner.history(
+                ctx,
+                resource_type,
+                rid,
+                since=since,
+                at=at,
+                count=count,
+                cursor=cursor,
+                visibility=visibility,
+            )
         access = Access()
         permission = READ if rid is not None else SEARCH
+        # type and system history: only versions of resources visible now (in the store)
+        admission: Admission = "narrowed"
         if rid is not None and resource_type is not None:
-            # an instance's history is visible as a whole when its current version is
+            # an instance's history is visible as a whole when its current version is; a
+            # deleted one's versions are judged each by its content
+            admission = "body"
             current = await self.inner.read(INTERNAL, resource_type, rid)
             if current is not None and not current.deleted:
                 limits = self._limits(ctx, resource_type, READ)
                 if await self._admit(ctx, current, limits, Access()) is None:
                     self._audit_read(ctx, access, False, f"{resource_type}/{rid}")
                     return HistoryPage([], 0, None)
+                admission = "narrowed"
+        page = await self.inner.history(
+            ctx,
+            resource_type,
+            rid,
+            since=since,
+            at=at,
+            count=count,
+            cursor=cursor,
+            visibility=await self._visibility(ctx) if rid is None else None,
+        )
         kept: list[StoredVersion] = []
         for version in page.versions:
             limits = self._limits(ctx, version.resource_type, permission)
-            admitted = await self._admit(ctx, version, limits, access)
+            admitted = await self._admit(ctx, version, limits, access, admission)
             if admitted is not None:
                 kept.append(admitted)
         self._audit_read(ctx, access)
@@ -249,6 +324,7 @@ class SecuredStorage:
         total: bool = True,
         sort: Sequence[SortKey] = (),
         compartment: tuple[str, str] | None = None,
+        visibility: Visibility | None = None,
     ) -> SearchResult:
         if not ctx.enforced:
             return await self.inner.search(
@@ -260,28 +336,29 @@ class SecuredStorage:
                 total=total,
                 sort=sort,
                 compartment=compartment,
+                visibility=visibility,
             )
         limits = grants(ctx).limits(resource_type, SEARCH, ctx.patient is not None)
         narrowed = self._narrowed(ctx, resource_type, criteria, limits)
-        # organisation visibility is judged per resource until the engine narrows by it
-        # (policy.SearchScope), so the count would tell what the page hides: no total then
-        filtering = organisation_scoped(ctx) or narrowed is None
+        # scopes' limits that are no criteria are checked per match: the count would tell
+        # what the page hides, so no total then; the organisation narrows in the store
         found = await self.inner.search(
             ctx,
             resource_type,
             narrowed if narrowed is not None else criteria,
             count=count,
             cursor=cursor,
-            total=total and not filtering,
+            total=total and narrowed is not None,
             sort=sort,
             compartment=compartment,
+            visibility=await self._visibility(ctx),
         )
         access = Access()
         kept: list[StoredVersion] = []
         for version in found.versions:
             # narrowed by the scopes already unless that was not possible
             check = limits if narrowed is None else None
-            admitted = await self._admit(ctx, version, check, access)
+            admitted = await self._admit(ctx, version, check, access, "narrowed")
             if admitted is not None:
                 kept.append(admitted)
         self._audit_read(ctx, access)
@@ -297,10 +374,13 @@ class SecuredStorage:
         includes: Sequence[Include],
         revincludes: Sequence[Include],
         limit: int,
+        visibility: Visibility | None = None,
     ) -> list[StoredVersion]:
-        found = await self.inner.include(ctx, matches, includes, revincludes, limit)
         if not ctx.enforced:
-            return found
+            return await self.inner.include(ctx, matches, includes, revincludes, limit, visibility)
+        found = await self.inner.include(
+            ctx, matches, includes, revincludes, limit, await self._visibility(ctx)
+        )
         # each included resource passes the same admission as a search match
         access = Access()
         kept: list[StoredVersion] = []
@@ -308,7 +388,7 @@ class SecuredStorage:
             if not may_search(ctx, version.resource_type):
                 continue
             limits = self._limits(ctx, version.resource_type, SEARCH)
-            admitted = await self._admit(ctx, version, limits, access)
+            admitted = await self._admit(ctx, version, limits, access, "narrowed")
             if admitted is not None:
                 kept.append(admitted)
         self._audit_read(ctx, access)

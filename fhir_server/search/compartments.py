@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import bad_request, not_found
 from fhir_server.search.criteria import parse_criteria
+from fhir_server.search.narrowing import Visibility, narrowed
 from fhir_server.search.plan import CompartmentClause, Plan
 
 
@@ -68,9 +69,11 @@ def search_plan(
     criteria: Sequence[tuple[str, str]],
     base_url: str | None,
     compartment: tuple[str, str] | None,
+    visibility: Visibility | None = None,
 ) -> Plan:
-    """The plan of a search, in a compartment when one is given (what every store runs)."""
+    """The plan of a search, in a compartment when one is given, narrowed to what the
+    caller may see (what every store runs)."""
     plan = parse_criteria(definitions, resource_type, criteria, base_url=base_url)
     if compartment is not None:
         plan = in_compartment(definitions, plan, *compartment)
-    return plan
+    return narrowed(plan, visibility)

@@ -14,6 +14,7 @@ from typing import Any
 
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.plan import (
+    AnyOfClause,
     ChainClause,
     Clause,
     CompartmentClause,
@@ -44,14 +45,15 @@ def plan_params(plan: Plan) -> frozenset[str]:
     for clause in plan.clauses:
         if isinstance(clause, CompartmentClause):
             params.update(clause.params)
-        elif not isinstance(clause, IdClause | LastUpdatedClause | HasClause):
+        elif not isinstance(clause, IdClause | LastUpdatedClause | HasClause | AnyOfClause):
             params.add(clause.param)
     return frozenset(params)
 
 
 def in_memory(plan: Plan) -> bool:
-    """Whether a plan can be matched here: chains and _has need other resources."""
-    return not any(isinstance(c, ChainClause | HasClause) for c in plan.clauses)
+    """Whether a plan can be matched here: chains and _has need other resources (and the
+    visibility narrowing, AnyOfClause, holds those)."""
+    return not any(isinstance(c, ChainClause | HasClause | AnyOfClause) for c in plan.clauses)
 
 
 def matches(plan: Plan, resource: dict[str, Any], entries: IndexEntries, last_updated: str) -> bool:

@@ -196,8 +196,17 @@ class CompartmentClause:
     params: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class AnyOfClause:
+    """One of `clauses` holds (an OR of whole clauses, which the query syntax has no form
+    for; the organisation policy narrows searches with it). None: nothing matches."""
+
+    clauses: tuple[Clause, ...]
+
+
 Clause = (
     IdClause
+    | AnyOfClause
     | LastUpdatedClause
     | StringClause
     | TokenClause

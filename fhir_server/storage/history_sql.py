@@ -38,10 +38,17 @@ def history_query(
     at: str | None,
     count: int,
     cursor: int | None,
+    visible: tuple[str, list[Any]] | None = None,
 ) -> HistoryQuery:
-    """The total and one page (`count` + 1 rows: one more says there is a next page)."""
+    """The total and one page (`count` + 1 rows: one more says there is a next page);
+    `visible`: a condition on the versions (alias v) the caller may see (sqlite/search_results.py
+    `visible_versions`).
+    """
     where: list[str] = []
     args: list[Any] = []
+    if visible is not None:
+        where.append(visible[0])
+        args += visible[1]
     if resource_type is not None and rid is not None:
         where.append("v.rid = (SELECT rid FROM resource WHERE type = ? AND id = ?)")
         args += [resource_type, rid]

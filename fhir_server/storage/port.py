@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from fhir_server.search.index import IndexEntries
+from fhir_server.search.narrowing import Visibility
 from fhir_server.search.results import Include, SortKey
 
 T = TypeVar("T")
@@ -185,7 +186,11 @@ class Storage(Protocol):
         at: str | None,
         count: int,
         cursor: str | None,
-    ) -> HistoryPage: ...
+        visibility: Visibility | None = None,
+    ) -> HistoryPage:
+        """Versions newest first. With `visibility` (type and system level), only versions
+        of resources that are visible now (search/narrowing.py); none of a deleted one."""
+        ...
 
     async def search(
         self,
@@ -198,9 +203,11 @@ class Storage(Protocol):
         total: bool = True,
         sort: Sequence[SortKey] = (),
         compartment: tuple[str, str] | None = None,
+        visibility: Visibility | None = None,
     ) -> SearchResult:
         """Current resources matching the criteria (in the compartment (type, id) when
-        given), a page of `count` after the opaque `cursor`. Ordered by `sort` (missing
+        given, narrowed by `visibility`, see search/narrowing.py), a page of `count` after
+        the opaque `cursor`. Ordered by `sort` (missing
         values last either way), then by the order they were first stored, which also
         breaks ties: pages neither repeat nor skip a resource whose sort values do not
         change meanwhile."""
@@ -213,10 +220,11 @@ class Storage(Protocol):
         includes: Sequence[Include],
         revincludes: Sequence[Include],
         limit: int,
+        visibility: Visibility | None = None,
     ) -> list[StoredVersion]:
         """The current resources `_include` and `_revinclude` add to a page of matches, each
         once and none of the matches; iterated ones also from what was included (a bounded
-        number of rounds); at most `limit`."""
+        number of rounds); at most `limit`; only visible ones with `visibility`."""
         ...
 
     def index(self, resource: dict[str, Any]) -> IndexEntries:

@@ -60,9 +60,9 @@ async def match_event(
     for spec, state in select(change):
         if row["seq"] <= state.start_seq:
             continue  # a change from before the subscription started
-        if not may_see(state, rtype, after if after is not None else before):
+        if not is_event(spec, rtype, change):
             continue
-        if is_event(spec, rtype, change):
+        if await may_see(storage, state, rtype, rid, after or before, after is None):
             found.append(
                 MatchedEvent(spec.id, row["seq"], rtype, rid, number, row["method"], row["at"])
             )

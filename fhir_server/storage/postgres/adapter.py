@@ -21,6 +21,7 @@ from fhir_server.definitions import Definitions
 from fhir_server.search.compartments import search_plan
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
+from fhir_server.search.narrowing import Visibility
 from fhir_server.search.results import Include, SortKey
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.history_sql import cursor_number, history_query
@@ -46,7 +47,14 @@ from fhir_server.storage.postgres.statements import READ_CURRENT, READ_VERSION
 from fhir_server.storage.postgres.transaction import PostgresTransaction, current_versions
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import row_to_version
-from fhir_server.storage.sqlite.search_results import Fetch, Row, included, page_of, reference_bits
+from fhir_server.storage.sqlite.search_results import (
+    Fetch,
+    Row,
+    included,
+    page_of,
+    reference_bits,
+    visible_versions,
+)
 from fhir_server.storage.sqlite.search_sql import count_plan
 
 log = logging.getLogger(__name__)
@@ -167,9 +175,19 @@ class PostgresStorage:
         at: str | None,
         count: int,
         cursor: str | None,
+        visibility: Visibility | None = None,
     ) -> HistoryPage:
+        visible = visible_versions(
+            self.keys, visibility, resource_type, self._definitions.resource_types
+        )
         query = history_query(
-            resource_type, rid, since=since, at=at, count=count, cursor=cursor_number(cursor)
+            resource_type,
+            rid,
+            since=since,
+            at=at,
+            count=count,
+            cursor=cursor_number(cursor),
+            visible=visible,
         )
         async with self._connection() as conn:
             total = await conn.fetchval(numbered(query.count_sql), *query.count_args)
@@ -189,8 +207,11 @@ class PostgresStorage:
         total: bool = True,
         sort: Sequence[SortKey] = (),
         compartment: tuple[str, str] | None = None,
+        visibility: Visibility | None = None,
     ) -> SearchResult:
-        plan = search_plan(self._definitions, resource_type, criteria, self._base_url, compartment)
+        plan = search_plan(
+            self._definitions, resource_type, criteria, self._base_url, compartment, visibility
+        )
         keys = self.keys
         async with self._connection() as conn:
             rids, next_cursor, previous_cursor = await page_of(
@@ -210,6 +231,7 @@ class PostgresStorage:
         includes: Sequence[Include],
         revincludes: Sequence[Include],
         limit: int,
+        visibility: Visibility | None = None,
     ) -> list[StoredVersion]:
         if not matches or not (includes or revincludes):
             return []
@@ -222,6 +244,7 @@ class PostgresStorage:
                 includes,
                 revincludes,
                 limit,
+                visibility,
             )
 
     # writes ------------------------------------------------------------------------------

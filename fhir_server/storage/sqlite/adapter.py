@@ -14,6 +14,7 @@ from fhir_server.definitions import Definitions
 from fhir_server.search.compartments import search_plan
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
+from fhir_server.search.narrowing import Visibility
 from fhir_server.search.results import Include, SortKey
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.history_sql import cursor_number, history_query
@@ -46,6 +47,7 @@ from fhir_server.storage.sqlite.search_results import (
     page_of,
     reference_bits,
     sqlite_fetch,
+    visible_versions,
 )
 from fhir_server.storage.sqlite.search_sql import count_plan
 from fhir_server.storage.sqlite.transaction import SqliteTransaction
@@ -193,7 +195,12 @@ class SqliteStorage:
         at: str | None,
         count: int,
         cursor: str | None,
+        visibility: Visibility | None = None,
     ) -> HistoryPage:
+        assert self._keys is not None, "storage not started"
+        visible = visible_versions(
+            self._keys, visibility, resource_type, self._definitions.resource_types
+        )
         query = history_query(
             resource_type,
             rid,
@@ -201,6 +208,7 @@ class SqliteStorage:
             at=at,
             count=count,
             cursor=cursor_number(cursor),
+            visible=visible,
         )
 
         def work(conn: sqlite3.Connection) -> HistoryPage:
@@ -223,8 +231,11 @@ class SqliteStorage:
         total: bool = True,
         sort: Sequence[SortKey] = (),
         compartment: tuple[str, str] | None = None,
+        visibility: Visibility | None = None,
     ) -> SearchResult:
-        plan = search_plan(self._definitions, resource_type, criteria, self._base_url, compartment)
+        plan = search_plan(
+            self._definitions, resource_type, criteria, self._base_url, compartment, visibility
+        )
         assert self._keys is not None, "storage not started"
         keys = self._keys
 
@@ -248,6 +259,7 @@ class SqliteStorage:
         includes: Sequence[Include],
         revincludes: Sequence[Include],
         limit: int,
+        visibility: Visibility | None = None,
     ) -> list[StoredVersion]:
         if not matches or not (includes or revincludes):
             return []
@@ -256,7 +268,16 @@ class SqliteStorage:
 
         def work(conn: sqlite3.Connection) -> list[StoredVersion]:
             found: list[StoredVersion] = drive(
-                included(sqlite_fetch(conn), keys, bits, matches, includes, revincludes, limit)
+                included(
+                    sqlite_fetch(conn),
+                    keys,
+                    bits,
+                    matches,
+                    includes,
+                    revincludes,
+                    limit,
+                    visibility,
+                )
             )
             return found
 

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from fhir_server.outcome import bad_request
+from fhir_server.search.narrowing import Visibility
 from fhir_server.search.plan import Plan
 from fhir_server.search.results import ITERATE_ROUNDS, Include, SortKey
 from fhir_server.storage.port import StoredVersion
@@ -219,6 +220,7 @@ async def included(
     includes: Sequence[Include],
     revincludes: Sequence[Include],
     limit: int,
+    visibility: Visibility | None = None,
 ) -> list[StoredVersion]:
     """See Storage.include. `reference_bits`: per type, the bits of all its reference
     parameters (for `*`)."""
@@ -230,10 +232,10 @@ async def included(
         found: list[StoredVersion] = []
         for include in includes:
             if first or include.iterate:
-                found += await _forward(fetch, keys, reference_bits, frontier, include)
+                found += await _forward(fetch, keys, reference_bits, frontier, include, visibility)
         for include in revincludes:
             if first or include.iterate:
-                found += await _reverse(fetch, keys, reference_bits, frontier, include)
+                found += await _reverse(fetch, keys, reference_bits, frontier, include, visibility)
         fresh = []
         for version in found:
             key = (version.resource_type, version.id)
@@ -255,6 +257,46 @@ def _bits(keys: SearchKeys, reference_bits: dict[str, int], source: str, include
     return keys.param(source, include.param).bit
 
 
+def visible_rows(
+    keys: SearchKeys, resource_type: str, visibility: Visibility | None
+) -> tuple[str, list[Any]]:
+    """` AND r.rid IN (...)`: the resources (alias r) of a type the caller may see; ""
+    when it may see all of them."""
+    clauses = visibility(resource_type) if visibility is not None else ()
+    if not clauses:
+        return "", []
+    sql, args = compile_plan(Plan(resource_type, clauses), keys)
+    return f" AND r.rid IN ({sql})", args
+
+
+def visible_versions(
+    keys: SearchKeys,
+    visibility: Visibility | None,
+    resource_type: str | None,
+    resource_types: Iterable[str],
+) -> tuple[str, list[Any]] | None:
+    """The condition keeping the versions (alias v) of resources the caller may see now, in
+    the history of `resource_type` (None: of the system, all of `resource_types`); None
+    when it may see all of them."""
+    if visibility is None:
+        return None
+    types = [resource_type] if resource_type is not None else sorted(resource_types)
+    narrowed = [(t, clauses) for t in types if (clauses := visibility(t))]
+    if not narrowed:
+        return None
+    selects: list[str] = []
+    args: list[Any] = []
+    for rtype, clauses in narrowed:
+        sql, plan_args = compile_plan(Plan(rtype, clauses), keys)
+        selects.append(sql)
+        args += plan_args
+    condition = "v.rid IN (" + " UNION ALL ".join(selects) + ")"
+    if resource_type is not None:
+        return condition, args
+    marks = ", ".join("?" * len(narrowed))
+    return f"(v.type NOT IN ({marks}) OR {condition})", [*(t for t, _ in narrowed), *args]
+
+
 def _ids_by_type(versions: Sequence[StoredVersion]) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = {}
     for version in versions:
@@ -268,6 +310,7 @@ async def _forward(
     reference_bits: dict[str, int],
     sources: Sequence[StoredVersion],
     include: Include,
+    visibility: Visibility | None,
 ) -> list[StoredVersion]:
     ids = _ids_by_type(sources).get(include.source)
     bits = _bits(keys, reference_bits, include.source, include)
@@ -286,10 +329,11 @@ async def _forward(
     )
     out: list[StoredVersion] = []
     for target_type, target_id in targets:
+        visible, visible_args = visible_rows(keys, target_type, visibility)
         rows = await fetch(
             f"SELECT {VERSION_COLUMNS} FROM resource r JOIN version v ON v.seq = r.seq"
-            " WHERE r.type = ? AND r.id = ? AND r.deleted = 0",
-            [target_type, target_id],
+            f" WHERE r.type = ? AND r.id = ? AND r.deleted = 0{visible}",
+            [target_type, target_id, *visible_args],
         )
         out.extend(row_to_version(row) for row in rows)
     return out
@@ -301,10 +345,12 @@ async def _reverse(
     reference_bits: dict[str, int],
     targets: Sequence[StoredVersion],
     include: Include,
+    visibility: Visibility | None,
 ) -> list[StoredVersion]:
     bits = _bits(keys, reference_bits, include.source, include)
     if not bits:
         return []
+    visible, visible_args = visible_rows(keys, include.source, visibility)
     out: list[StoredVersion] = []
     for target_type, ids in _ids_by_type(targets).items():
         if include.target is not None and include.target != target_type:
@@ -314,8 +360,8 @@ async def _reverse(
             f"SELECT {VERSION_COLUMNS} FROM resource r JOIN version v ON v.seq = r.seq"
             " WHERE r.rid IN (SELECT i.rid FROM idx_reference i"
             f" WHERE i.t = ? AND i.target_id IN ({marks}) AND i.target_type = ?"
-            " AND (i.params & ?) <> 0) AND r.deleted = 0 ORDER BY r.rid",
-            [keys.type_key(include.source), *ids, target_type, bits],
+            f" AND (i.params & ?) <> 0) AND r.deleted = 0{visible} ORDER BY r.rid",
+            [keys.type_key(include.source), *ids, target_type, bits, *visible_args],
         )
         out.extend(row_to_version(row) for row in rows)
     return out

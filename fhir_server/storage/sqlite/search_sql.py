@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fhir_server.search.plan import (
+    AnyOfClause,
     ChainClause,
     Clause,
     CompartmentClause,
@@ -94,10 +95,13 @@ class _Subquery:
     negate: bool = False  # the resource has no such row
 
 
-def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[str, list[Any]]:
+def compile_plan(
+    plan: Plan, keys: SearchKeys, column: str = "r.rid", join: str = ""
+) -> tuple[str, list[Any]]:
     """The SQL selecting `column` (r.rid, r.id) of current resources matching `plan`, and
     its arguments. Nested plans (chains, _has) compile to nested queries whose aliases
-    shadow the outer ones."""
+    shadow the outer ones. `join` (no placeholders) joins another table to r; the SQL
+    ends with its WHERE conditions, so a caller may append more."""
     rtype = plan.resource_type
     ids = [c for c in plan.clauses if isinstance(c, IdClause) and not c.negate]
     subqueries = [_subquery(c, keys) for c in plan.clauses if isinstance(c, _INDEXED)]
@@ -106,8 +110,11 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
         candidates = [q for q in subqueries if not q.negate]
         if candidates:
             driver = min(candidates, key=lambda q: q.selectivity)
+    # an OR of whole clauses (the caller's visibility) drives when nothing else does
+    any_of = not ids and any(isinstance(c, AnyOfClause) for c in plan.clauses)
     # with a driver SQLite must not use the (type, id) index: the driver's rowids are better
-    where = ["+r.type = ?" if driver is not None else "r.type = ?", "r.deleted = 0"]
+    driven = driver is not None or any_of
+    where = ["+r.type = ?" if driven else "r.type = ?", "r.deleted = 0"]
     args: list[Any] = [rtype]
     for clause in plan.clauses:
         if isinstance(clause, IdClause):
@@ -137,14 +144,9 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
                 args.append(clause.focus_id)
             where.append(_any(alternatives))
         elif isinstance(clause, HasClause):
-            # the referring resources are found first; their references name these ids
-            inner, inner_args = compile_plan(clause.plan, keys)
-            source = clause.plan.resource_type
-            where.append(
-                "r.id IN (SELECT i.target_id FROM idx_reference i"
-                f" WHERE i.rid IN ({inner}) AND (i.params & ?) <> 0 AND i.target_type = ?)"
-            )
-            args.extend((*inner_args, keys.param(source, clause.param).bit, rtype))
+            where.append(_has(clause, rtype, keys, args))
+        elif isinstance(clause, AnyOfClause):
+            where.append(_any_of(clause, rtype, keys, args))
     for query in subqueries:
         condition = f" AND {query.condition}" if query.condition else ""
         key = keys.param(rtype, query.param)
@@ -160,7 +162,65 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
                 f" WHERE i.rid = r.rid AND {which}{condition})"
             )
             args.extend((key.bit if query.kind in MASKED else key.id, *query.args))
-    return f"SELECT {column} FROM resource r WHERE " + " AND ".join(where), args
+    return f"SELECT {column} FROM resource r{join} WHERE " + " AND ".join(where), args
+
+
+def _has(clause: HasClause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
+    # the referring resources are found first, joined to their references to these ids (a
+    # join, not a nested IN: one SELECT less for SQLite's parser stack, see _any_of)
+    join = " JOIN idx_reference h ON h.rid = r.rid"
+    inner, inner_args = compile_plan(clause.plan, keys, "h.target_id", join)
+    source = clause.plan.resource_type
+    args.extend((*inner_args, keys.param(source, clause.param).bit, rtype))
+    return f"r.id IN ({inner} AND (h.params & ?) <> 0 AND h.target_type = ?)"
+
+
+def _any_of(clause: AnyOfClause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
+    """An OR of whole clauses as one `r.rid IN (… UNION …)` of the rids each selects, flat
+    (SQLite before 3.46 has a fixed parser stack: about ten nested SELECTs) and able to
+    drive the query by rowid from the (usually few) rids, where an OR of conditions would
+    read every resource of the type."""
+    if not clause.clauses:
+        return "1 = 0"
+    selects = [_rows_of(alternative, rtype, keys, args) for alternative in clause.clauses]
+    return "r.rid IN (" + " UNION ".join(selects) + ")"
+
+
+def _rows_of(clause: Clause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
+    """A SELECT of the rids of the resources of `rtype` for which `clause` holds (some
+    may be deleted ones: the plan's own `r.deleted = 0` drops those)."""
+    if isinstance(clause, HasClause):
+        # the referring resources (r), their references (h), the resources referred to (t)
+        source = clause.plan.resource_type
+        join = (
+            " JOIN idx_reference h ON h.rid = r.rid"
+            " JOIN resource t ON t.type = h.target_type AND t.id = h.target_id"
+        )
+        inner, inner_args = compile_plan(clause.plan, keys, "t.rid", join)
+        args.extend((*inner_args, keys.param(source, clause.param).bit, rtype))
+        return f"{inner} AND (h.params & ?) <> 0 AND h.target_type = ?"
+    if isinstance(clause, ChainClause):
+        # the resources referred to (r) first, then the references to them (c) by primary
+        # key: CROSS JOIN keeps SQLite from reading every reference of the type instead
+        selects = []
+        bit = keys.param(rtype, clause.param).bit
+        for plan in clause.plans:
+            inner, inner_args = compile_plan(plan, keys, "c.rid", " CROSS JOIN idx_reference c")
+            selects.append(
+                f"{inner} AND c.t = ? AND c.target_id = r.id AND c.target_type = ?"
+                " AND (c.params & ?) <> 0"
+            )
+            args.extend((*inner_args, keys.type_key(rtype), plan.resource_type, bit))
+        return " UNION ".join(selects)
+    if isinstance(clause, _INDEXED):
+        query = _subquery(clause, keys)
+        if not query.negate:
+            rows, rows_args = _driver_rows(query, rtype, keys)
+            args.extend(rows_args)
+            return f"SELECT i.rid {rows}"
+    inner, inner_args = compile_plan(Plan(rtype, (clause,)), keys)
+    args.extend(inner_args)
+    return inner
 
 
 def count_plan(plan: Plan, keys: SearchKeys) -> tuple[str, list[Any]]:

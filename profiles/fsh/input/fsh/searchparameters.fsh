@@ -153,3 +153,48 @@ Usage: #definition
 * target[+] = #RelatedPerson
 * target[+] = #CareTeam
 * target[+] = #Device
+
+Instance: CarePlan-author
+InstanceOf: SearchParameter
+Usage: #definition
+* url = "https://lus.example.se/fhir/SearchParameter/CarePlan-author"
+* version = "0.1.0"
+* name = "Author"
+* status = #active
+* experimental = false
+* publisher = "LUS FHIR server project"
+* description = "Who is responsible for the contents of the plan."
+* code = #author
+* base = #CarePlan
+* type = #reference
+* expression = "CarePlan.author"
+* xpathUsage = #normal
+* target[0] = #Organization
+* target[+] = #Patient
+* target[+] = #Practitioner
+* target[+] = #PractitionerRole
+* target[+] = #RelatedPerson
+* target[+] = #CareTeam
+* target[+] = #Device
+
+Instance: Task-restriction-recipient
+InstanceOf: SearchParameter
+Usage: #definition
+* url = "https://lus.example.se/fhir/SearchParameter/Task-restriction-recipient"
+* version = "0.1.0"
+* name = "RestrictionRecipient"
+* status = #active
+* experimental = false
+* publisher = "LUS FHIR server project"
+* description = "For whom the task is to be fulfilled (Task.restriction.recipient)."
+* code = #restriction-recipient
+* base = #Task
+* type = #reference
+* expression = "Task.restriction.recipient"
+* xpathUsage = #normal
+* target[0] = #Organization
+* target[+] = #Patient
+* target[+] = #Practitioner
+* target[+] = #PractitionerRole
+* target[+] = #RelatedPerson
+* target[+] = #Group
