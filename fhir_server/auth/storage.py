@@ -144,6 +144,24 @@ class SecuredStorage:
         refs = await self.policy.organisation_refs(reader.organisation or "", self._org_ids)
         return await self.policy.visible(reader, resource_type, rid, resource, refs, self._exists)
 
+    async def _admit_deletion(
+        self, ctx: RequestContext, version: StoredVersion, limits: Limits | None
+    ) -> StoredVersion | None:
+        """A deletion shows (410 Gone, a history entry) only to a caller who could see the
+        resource before it: to an organisation, judged by its last content; otherwise the
+        resource looks as if it never existed (404), and its existence does not leak."""
+        if not organisation_scoped(ctx):
+            return version
+        last = None
+        if version.version_id > 1:
+            last = await self.inner.vread(
+                INTERNAL, version.resource_type, version.id, version.version_id - 1
+            )
+        if last is None or last.deleted or last.data is None:
+            return None
+        judged = await self._admit(ctx, last, limits, Access(), "body")
+        return version if judged is not None else None
+
     async def _admit(
         self,
         ctx: RequestContext,
@@ -158,7 +176,7 @@ class SecuredStorage:
         through the narrowing already), "now" (the resource as it is now: the store is
         asked), "body" (this version's content, for a resource that is deleted now)."""
         if version.deleted or version.data is None:
-            return version
+            return await self._admit_deletion(ctx, version, limits)
         if limits is not None and not await self._within(
             ctx, version.resource_type, version.id, limits, self._exists
         ):

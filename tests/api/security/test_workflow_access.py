@@ -75,3 +75,34 @@ def test_a_refused_notice_leaves_no_trace(secure: TestClient, token_for: Any) ->
     admin = token_for("system/*.cruds")
     assert secure.get("/Communication", headers=admin).json().get("entry", []) == []
     assert secure.get("/Task", headers=admin).json().get("entry", []) == []
+
+
+def test_a_deletion_does_not_reveal_that_another_units_resource_existed(
+    secure: TestClient, token_for: Any
+) -> None:
+    admin = token_for("system/*.cruds")
+    _setup(secure, token_for)
+    ids = {}
+    for owner in ("kalmar-kommun", "nybro-kommun"):
+        task = {
+            "resourceType": "Task",
+            "status": "requested",
+            "intent": "order",
+            "for": {"reference": "Patient/p1"},
+            "owner": {"reference": f"Organization/{owner}"},
+        }
+        ids[owner] = secure.post("/Task", json=task, headers=admin).json()["id"]
+        assert secure.delete(f"/Task/{ids[owner]}", headers=admin).status_code == 204
+    kommun = token_for("system/Task.rs", organisation="0880")
+    assert secure.get(f"/Task/{ids['kalmar-kommun']}", headers=kommun).status_code == 410
+    other = secure.get(f"/Task/{ids['nybro-kommun']}", headers=kommun)
+    assert other.status_code == 404
+    never = secure.get("/Task/never-was", headers=kommun).json()["issue"][0]["diagnostics"]
+    # the same answer as for an id that never existed
+    assert other.json()["issue"][0]["diagnostics"] == never.replace(
+        "never-was", ids["nybro-kommun"]
+    )
+    history = secure.get(f"/Task/{ids['nybro-kommun']}/_history", headers=kommun)
+    assert history.status_code == 404 or history.json().get("entry", []) == []
+    own_history = secure.get(f"/Task/{ids['kalmar-kommun']}/_history", headers=kommun).json()
+    assert len(own_history["entry"]) == 2
