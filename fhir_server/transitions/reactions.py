@@ -36,6 +36,7 @@ from fhir_server.transitions.resources import (
     Resource,
     data_of,
     extension,
+    is_open,
     notice_type,
     reference,
     references,
@@ -318,10 +319,9 @@ class Workflow:
     async def _retracted(self, tx: Transaction, ref: str) -> None:
         """Makulering: the open Tasks the notice caused are cancelled; the receivers learn of
         the retraction through the notice itself (its new status reaches their subscriptions)."""
-        criteria = [("focus", ref), ("status", tasks.OPEN_SEARCH)]
-        for version in await tx.find("Task", criteria):
+        for version in await tx.find("Task", [("focus", ref)]):
             task = data_of(version)
-            if task is not None:
+            if task is not None and is_open(task):
                 await tasks.cancel(tx, task, "Meddelandet makulerat")
 
     # -- the stay --------------------------------------------------------------------
@@ -412,10 +412,13 @@ class Workflow:
         if state in (c.MAKULERAD, c.INSKRIVEN):
             # a stay in error, or whose every inskrivningsmeddelande was retracted
             reason = "Vårdtillfället makulerat" if state == c.MAKULERAD else "Ingen inskrivning"
-            criteria = [("encounter", stay), ("status", tasks.OPEN_SEARCH)]
-            for version in await tx.find("Task", criteria):
+            for version in await tx.find("Task", [("encounter", stay)]):
                 task = data_of(version)
-                if task is not None and task_type(task) != c.SKICKA_INSKRIVNINGSMEDDELANDE:
+                if (
+                    task is not None
+                    and is_open(task)
+                    and task_type(task) != c.SKICKA_INSKRIVNINGSMEDDELANDE
+                ):
                     await tasks.cancel(tx, task, reason)
             return
         discharged = encounter.get("period", {}).get("end") if state == c.UTSKRIVEN else None
