@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     subscription_timeout: float = 10.0
     # Notifications in flight at once, over all subscriptions.
     subscription_max_in_flight: int = 64
+    # Several server processes on one database share the subscriptions: each delivers those
+    # it holds a lease on, renewed every third of this (seconds); a stopped process's
+    # subscriptions move to another after at most this long.
+    subscription_lease_seconds: float = 15.0
     # How long a websocket binding token is valid (seconds).
     subscription_ws_token_seconds: int = 600
     # Security. Tokens are required unless this is set: for local development only (the

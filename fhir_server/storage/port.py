@@ -291,6 +291,18 @@ class Storage(Protocol):
 
     async def subscription_state(self, sid: str) -> SubscriptionState | None: ...
 
+    async def subscription_leases(
+        self, owner: str, sids: Sequence[str], seconds: float
+    ) -> set[str]:
+        """Claim or renew for `seconds` the right to deliver these subscriptions; the ones
+        `owner` (a server process) holds. Several processes on one store share the
+        subscriptions this way; a lease not renewed runs out."""
+        ...
+
+    async def subscription_release(self, owner: str) -> None:
+        """Give up every lease of `owner` (a process stopping)."""
+        ...
+
     async def subscription_events(
         self, sid: str, first: int, last: int | None, limit: int
     ) -> list[SubscriptionEvent]:

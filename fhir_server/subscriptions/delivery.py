@@ -16,6 +16,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from fhir_server.storage.clock import parse_instant
 from fhir_server.storage.port import SubscriptionEvent, SubscriptionState
@@ -64,6 +65,10 @@ class Host:
 
 
 class Delivery:
+    # a rest-hook delivery sends only while its process holds the subscription's lease
+    # (several server processes on one store); a websocket one where the app is bound
+    needs_lease: ClassVar[bool] = True
+
     def __init__(
         self, spec: SubscriptionSpec, state: SubscriptionState, host: Host, retry: Retry
     ) -> None:
@@ -82,6 +87,7 @@ class Delivery:
         self._task: asyncio.Task[None] | None = None
         self._last_sent = time.monotonic()
         self.wants_handshake = state.status == "requested"
+        self.leased = not self.needs_lease
 
     def reconfigure(self, spec: SubscriptionSpec, state: SubscriptionState) -> None:
         """New settings of the Subscription (a client changed it): go on with them."""
@@ -101,6 +107,19 @@ class Delivery:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+    def lease(self, held: bool, state: SubscriptionState | None) -> None:
+        """This process got or lost the right to deliver; on getting it, go on from the
+        stored marks (another process may have delivered meanwhile)."""
+        if not self.needs_lease or held == self.leased:
+            return
+        self.leased = held
+        if held and state is not None:
+            self.delivered = max(self.delivered, state.delivered)
+            self.events = max(self.events, state.events)
+            self.status, self.error = state.status, state.error
+            self.wants_handshake = state.status == "requested"
+        self._wake.set()
 
     def wake(self, events: list[SubscriptionEvent] | None = None) -> None:
         """New events were stored (handed over, so the next send needs no store read)."""
@@ -133,6 +152,9 @@ class Delivery:
     async def _step(self) -> None:
         spec = self.spec
         self._wake.clear()
+        if not self.leased:  # another server process delivers it
+            await self._wake.wait()
+            return
         if self.status == "off":
             await self._wake.wait()
             return

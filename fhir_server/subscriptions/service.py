@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from typing import Any
 
 import aiohttp
@@ -92,6 +95,9 @@ class SubscriptionService(Host):
         self._client: aiohttp.ClientSession | None = None
         self._in_flight = asyncio.Semaphore(self.settings.subscription_max_in_flight)
         self.sockets = Sockets(self.settings.subscription_ws_token_seconds)
+        # this process, as the holder of delivery leases (several processes on one store)
+        self.lease_owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = self.settings.subscription_lease_seconds
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -109,6 +115,7 @@ class SubscriptionService(Host):
         self._tasks = [
             asyncio.create_task(self._match_loop(), name="subscription-matcher"),
             asyncio.create_task(self._flush_loop(), name="subscription-flusher"),
+            asyncio.create_task(self._lease_loop(), name="subscription-leases"),
         ]
         _RUNNING[id(self.runtime)] = self
 
@@ -122,6 +129,8 @@ class SubscriptionService(Host):
         await asyncio.gather(*(d.stop() for d in self.deliveries.values()))
         with contextlib.suppress(Exception):
             await self._flush()
+        with contextlib.suppress(Exception):  # the others take over at once
+            await self.storage.subscription_release(self.lease_owner)
         if self._client is not None:
             await self._client.close()
 
@@ -195,6 +204,7 @@ class SubscriptionService(Host):
         if delivery is None:
             delivery = self._make_delivery(spec, state)
             self.deliveries[spec.id] = delivery
+            await self._claim([delivery])
             delivery.start()
         else:
             delivery.reconfigure(spec, state)
@@ -277,6 +287,31 @@ class SubscriptionService(Host):
                 await self._save(cursor, pending)
                 saved = cursor
 
+    # leases: which process delivers -------------------------------------------------------
+
+    async def _lease_loop(self) -> None:
+        """Renew this process's leases and take those whose holder stopped renewing."""
+        while True:
+            try:
+                await self._claim(list(self.deliveries.values()))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not renew subscription delivery leases")
+            await asyncio.sleep(self.lease_seconds / 3)
+
+    async def _claim(self, deliveries: list[Delivery]) -> None:
+        wanted = [d for d in deliveries if d.needs_lease]
+        if not wanted:
+            return
+        held = await self.storage.subscription_leases(
+            self.lease_owner, [d.id for d in wanted], self.lease_seconds
+        )
+        for delivery in wanted:
+            gained = delivery.id in held and not delivery.leased
+            state = await self.storage.subscription_state(delivery.id) if gained else None
+            delivery.lease(delivery.id in held, state)
+
     def _select(self, change: Change) -> list[tuple[SubscriptionSpec, SubscriptionState]]:
         """The running subscriptions a change may concern (candidates.py)."""
         side = change.current if change.current.resource is not None else change.previous
@@ -300,6 +335,11 @@ class SubscriptionService(Host):
             delivery = self.deliveries.get(sid)
             if delivery is not None:
                 delivery.wake(events)
+        # events another process's matcher numbered first: the delivery reads them stored
+        for sid in {event.subscription for event in pending} - by_subscription.keys():
+            delivery = self.deliveries.get(sid)
+            if delivery is not None:
+                delivery.wake()
 
     # Host: what deliveries call -----------------------------------------------------------
 

@@ -100,7 +100,10 @@ class Sockets:
 
 
 class SocketDelivery(Delivery):
-    """A delivery that waits while no app is bound (waiting is not failing)."""
+    """A delivery that waits while no app is bound (waiting is not failing); it sends where
+    the app's socket is, so it needs no lease."""
+
+    needs_lease = False
 
     async def _step(self) -> None:
         sockets = self._sockets()

@@ -359,6 +359,16 @@ class PostgresStorage:
         async with self._connection() as conn:
             return await subscriptions.state(conn, sid)
 
+    async def subscription_leases(
+        self, owner: str, sids: Sequence[str], seconds: float
+    ) -> set[str]:
+        async with self._connection() as conn:
+            return await subscriptions.leases(conn, owner, sids, seconds)
+
+    async def subscription_release(self, owner: str) -> None:
+        async with self._connection() as conn:
+            await subscriptions.release(conn, owner)
+
     async def subscription_events(
         self, sid: str, first: int, last: int | None, limit: int
     ) -> list[SubscriptionEvent]:

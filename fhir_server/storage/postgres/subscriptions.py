@@ -161,3 +161,33 @@ async def events(
         limit,
     )
     return [SubscriptionEvent(*row) for row in rows]
+
+
+async def leases(
+    conn: asyncpg.Connection, owner: str, sids: Sequence[str], seconds: float
+) -> set[str]:
+    """Claim or renew the leases of `sids` for `owner` for `seconds`; the ids it holds.
+    Rows another process is claiming right now are skipped, not waited for."""
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO subscription_lease (id, owner, until)"
+            " SELECT unnest($1::text[]), $2, now() - interval '1 second'"
+            " ON CONFLICT (id) DO NOTHING",
+            list(sids),
+            owner,
+        )
+        rows = await conn.fetch(
+            "UPDATE subscription_lease SET owner = $2,"
+            " until = now() + $3 * interval '1 second'"
+            " WHERE id IN (SELECT id FROM subscription_lease WHERE id = ANY($1::text[])"
+            "   AND (owner = $2 OR until < now()) FOR UPDATE SKIP LOCKED)"
+            " RETURNING id",
+            list(sids),
+            owner,
+            seconds,
+        )
+    return {str(r["id"]) for r in rows}
+
+
+async def release(conn: asyncpg.Connection, owner: str) -> None:
+    await conn.execute("DELETE FROM subscription_lease WHERE owner = $1", owner)

@@ -352,6 +352,15 @@ class SqliteStorage:
     async def subscription_state(self, sid: str) -> SubscriptionState | None:
         return await self._in_reader(lambda conn: subscriptions.state(conn, sid))
 
+    async def subscription_leases(
+        self, owner: str, sids: Sequence[str], seconds: float
+    ) -> set[str]:
+        """One process has the store: it delivers every subscription."""
+        return set(sids)
+
+    async def subscription_release(self, owner: str) -> None:
+        return None
+
     async def subscription_events(
         self, sid: str, first: int, last: int | None, limit: int
     ) -> list[SubscriptionEvent]:
