@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from fhir_server.definitions.content import CANONICAL_BASE
 from fhir_server.outcome import bad_request, not_found
 from fhir_server.rest.operations import INSTANCE, Invocation, Operation
 from fhir_server.rest.responses import json_response
@@ -27,7 +28,7 @@ from fhir_server.transitions.resources import (
     stay_state_code,
 )
 
-DEFINITIONS = "https://lus.example.se/fhir/OperationDefinition/"
+DEFINITIONS = f"{CANONICAL_BASE}/OperationDefinition/lus-"
 OPEN_STATES = frozenset({c.STATE_UTSKRIVNINGSKLAR, c.HEMGANGSKLAR})
 
 

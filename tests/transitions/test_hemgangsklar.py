@@ -151,3 +151,19 @@ hemgangsklar = [
         assert set(_status(client)) >= {"lakare-bedomt-utskrivningsklar", "hemtjanst-startad"}
         assert _check(client, "hemtjanst-startad").status_code == 200
         assert state(client) == c.HEMGANGSKLAR
+
+
+def test_the_operations_are_defined_and_published(settings: Any) -> None:
+    from fhir_server.app import create_app
+
+    published = settings.model_copy(update={"publish_definitions": True})
+    with TestClient(create_app(published)) as client:
+        statement = client.get("/metadata").json()["rest"][0]
+        encounter = next(r for r in statement["resource"] if r["type"] == "Encounter")
+        offered = {o["name"]: o["definition"] for o in encounter.get("operation", [])}
+        offered.update({o["name"]: o["definition"] for o in statement.get("operation", [])})
+        for name in ("hemgangsklar", "hemgangsklar-status"):
+            url = offered[name]
+            found = client.get("/OperationDefinition", params={"url": url}).json()
+            assert found["total"] == 1, url
+            assert found["entry"][0]["resource"]["code"] == name
