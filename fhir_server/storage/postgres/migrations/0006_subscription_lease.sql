@@ -1,4 +1,4 @@
--- Migration 4: which server process delivers each subscription's notifications.
+-- Migration 6: which server process delivers each subscription's notifications.
 --
 -- With several server processes on one database every process matches and numbers events
 -- (serialised by the matcher's advisory lock), but only the holder of a subscription's
