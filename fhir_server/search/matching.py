@@ -17,6 +17,7 @@ from fhir_server.search.plan import (
     ChainClause,
     Clause,
     CompartmentClause,
+    CompositeClause,
     DateClause,
     DateRange,
     HasClause,
@@ -111,7 +112,41 @@ def _holds(clause: Clause, resource: dict[str, Any], entries: IndexEntries, upda
             row[0] in clause.params and row[1] == clause.compartment and row[2] == clause.focus_id
             for row in entries.references
         )
+    if isinstance(clause, CompositeClause):
+        items = _composite_items(entries, clause.param)
+        return any(
+            all(
+                _holds(component, resource, item.get(position, _NO_ROWS), updated)
+                for position, component in enumerate(alternative)
+            )
+            for item in items
+            for alternative in clause.alternatives
+        )
     raise TypeError(f"{type(clause).__name__} cannot be matched in memory (see in_memory)")
+
+
+_NO_ROWS = IndexEntries()
+_LISTS = {
+    "string": "strings",
+    "token": "tokens",
+    "reference": "references",
+    "date": "dates",
+    "number": "numbers",
+    "quantity": "quantities",
+    "uri": "uris",
+}
+
+
+def _composite_items(entries: IndexEntries, param: str) -> list[dict[int, IndexEntries]]:
+    """Per item of a composite parameter, per component position, the component's rows as
+    rows of its own type (so that each component is matched like a plain clause)."""
+    items: dict[int, dict[int, IndexEntries]] = {}
+    for code, group, position, kind, row in entries.composites:
+        if code != param:
+            continue
+        found = items.setdefault(group, {}).setdefault(position, IndexEntries())
+        getattr(found, _LISTS[kind]).append((code, *row))
+    return list(items.values())
 
 
 def _rows(entries: IndexEntries, kind: str, param: str) -> list[tuple[Any, ...]]:
@@ -123,6 +158,7 @@ def _rows(entries: IndexEntries, kind: str, param: str) -> list[tuple[Any, ...]]
         "number": entries.numbers,
         "quantity": entries.quantities,
         "uri": entries.uris,
+        "composite": entries.composites,
     }
     return [row for row in tables[kind] if row[0] == param]
 
@@ -225,8 +261,8 @@ def _number_holds(search: NumberRange, low: float, high: float) -> bool:
     return {
         "gt": high > value,
         "lt": low < value,
-        "ge": high >= value,
+        "ge": high > value or low >= value,
         "le": low <= value,
-        "sa": low > value,
-        "eb": high < value,
+        "sa": low >= search.high,
+        "eb": high <= search.low and low < search.low,
     }[prefix]

@@ -28,6 +28,7 @@ DATA_TABLES = (
     "idx_number",
     "idx_quantity",
     "idx_uri",
+    "idx_composite",
     "subscription_state",
     "subscription_event",
     "subscription_cursor",

@@ -23,6 +23,7 @@ placeholders and drops the SQLite-only `+` planner hint.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from fhir_server.search.plan import (
     ChainClause,
     Clause,
     CompartmentClause,
+    CompositeClause,
     DateClause,
     DateRange,
     HasClause,
@@ -61,6 +63,7 @@ TABLES: dict[IndexKind, str] = {
     "number": "idx_number",
     "quantity": "idx_quantity",
     "uri": "idx_uri",
+    "composite": "idx_composite",
 }
 
 # above every character a value can continue with: prefix ranges are [p, p + _TOP)
@@ -202,6 +205,7 @@ _INDEXED = (
     NumberClause,
     QuantityClause,
     UriClause,
+    CompositeClause,
 )
 
 
@@ -260,7 +264,44 @@ def _subquery(clause: Clause, keys: SearchKeys) -> _Subquery:
     if isinstance(clause, UriClause):
         conditions = [_uri_condition(m, args) for m in clause.matches]
         return _Subquery("idx_uri", "uri", clause.param, _any(conditions), tuple(args), _EXACT)
+    if isinstance(clause, CompositeClause):
+        conditions = [_composite_condition(a, keys, args) for a in clause.alternatives]
+        selectivity = max(_subquery(a[0], keys).selectivity for a in clause.alternatives)
+        return _Subquery(
+            "idx_composite", "composite", clause.param, _any(conditions), tuple(args), selectivity
+        )
     raise TypeError(f"no SQL for {type(clause).__name__}")
+
+
+# a column of the row a component condition is written for (`i.code`), to re-alias it
+_ROW_COLUMN = re.compile(r"(?<![\w.])i\.")
+
+
+def _composite_condition(components: tuple[Clause, ...], keys: SearchKeys, args: list[Any]) -> str:
+    """One composite value on idx_composite rows (see migrations/0005_composite.sql): the
+    first component on the row itself (alias i), each other one on a row of the same
+    resource, parameter and item (`g`) at its position (`n`)."""
+    parts = []
+    for position, component in enumerate(components):
+        if isinstance(component, DateClause):  # dates have columns of their own
+            own: list[Any] = []
+            condition = _any(
+                [_date_condition(r, "i.dlow", "i.dhigh", own) for r in component.ranges]
+            )
+        else:
+            query = _subquery(component, keys)
+            condition, own = query.condition, list(query.args)
+        args.extend(own)
+        if position == 0:
+            parts.append(f"i.n = 0 AND {condition}")
+            continue
+        alias = f"k{position}"
+        parts.append(
+            f"EXISTS (SELECT 1 FROM idx_composite {alias} WHERE {alias}.rid = i.rid"
+            f" AND {alias}.p = i.p AND {alias}.g = i.g AND {alias}.n = {position}"
+            f" AND {_ROW_COLUMN.sub(alias + '.', condition)})"
+        )
+    return "(" + " AND ".join(parts) + ")"
 
 
 def _plan_selectivity(plan: Plan, keys: SearchKeys) -> int:
@@ -384,14 +425,16 @@ def _number_condition(search: NumberRange, args: list[Any]) -> str:
     if prefix == "sa":  # wholly after the searched range, not just after the value
         args.append(search.high)
         return "i.low >= ?"
-    if prefix == "eb":
-        args.append(search.low)
-        return "i.high <= ?"
+    if prefix == "eb":  # a stored integer is a point: it must lie below the range
+        args.extend((search.low, search.low))
+        return "(i.high <= ? AND i.low < ?)"
+    if prefix == "ge":  # a range [low, high) reaches the value; a point is at or above it
+        args.extend((search.value, search.value))
+        return "(i.high > ? OR i.low >= ?)"
     args.append(search.value)
     return {
         "gt": "i.high > ?",
         "lt": "i.low < ?",
-        "ge": "i.high >= ?",
         "le": "i.low <= ?",
     }[prefix]
 
