@@ -16,7 +16,7 @@ from fhir_server.search.indexer import Indexer
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import Criteria, RequestContext, StoredVersion
 from fhir_server.storage.postgres.dialect import numbered
-from fhir_server.storage.postgres.index_rows import index_arrays
+from fhir_server.storage.postgres.index_rows import EMPTY_ARRAYS, index_arrays
 from fhir_server.storage.postgres.locks import criteria_key, resource_key
 from fhir_server.storage.postgres.statements import CURRENT_BY_RIDS, LOCK_CURRENT, WRITE
 from fhir_server.storage.sqlite.index_rows import SearchKeys
@@ -91,7 +91,7 @@ class PostgresTransaction:
                 index = self._indexer.extract(resource)
             arrays = index_arrays(self._keys, resource_type, index)
         else:
-            arrays = _EMPTY_ARRAYS
+            arrays = EMPTY_ARRAYS
         row = await self._conn.fetchrow(
             WRITE,
             key,
@@ -118,10 +118,6 @@ class PostgresTransaction:
             data=data,
             seq=row[1],
         )
-
-
-# a deletion has no index rows: the type key is never used
-_EMPTY_ARRAYS: tuple[Any, ...] = (0, *([[]] * 24))
 
 
 async def current_versions(conn: asyncpg.Connection, rids: Sequence[int]) -> list[StoredVersion]:
