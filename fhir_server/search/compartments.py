@@ -7,11 +7,15 @@ names for its type refers to Patient/123; the focal resource is in its own compa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import bad_request, not_found
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.plan import CompartmentClause, Plan
+
+if TYPE_CHECKING:
+    from fhir_server.terminology.service import Terminology
 
 
 def compartment_params(
@@ -68,9 +72,13 @@ def search_plan(
     criteria: Sequence[tuple[str, str]],
     base_url: str | None,
     compartment: tuple[str, str] | None,
+    *,
+    terminology: Terminology | None = None,
 ) -> Plan:
     """The plan of a search, in a compartment when one is given (what every store runs)."""
-    plan = parse_criteria(definitions, resource_type, criteria, base_url=base_url)
+    plan = parse_criteria(
+        definitions, resource_type, criteria, base_url=base_url, terminology=terminology
+    )
     if compartment is not None:
         plan = in_compartment(definitions, plan, *compartment)
     return plan

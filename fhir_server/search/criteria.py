@@ -319,13 +319,12 @@ class _Context:
                 f" a search takes at most {MAX_CODES}",
                 name,
             )
-        matches = tuple(TokenMatch(system=system, code=c) for system, c in members)
-        return TokenClause(code, matches, negate=modifier == "not-in")
+        return TokenClause(code, _coded(members), negate=modifier == "not-in")
 
     def subsumption_clause(self, name: str, code: str, modifier: str, value: str) -> TokenClause:
         """`:below` (the code and every code it subsumes) and `:above` (the code and every
         code that subsumes it) in a CodeSystem the server knows with a hierarchy."""
-        matches: dict[TokenMatch, None] = {}
+        members: dict[tuple[str, str], None] = {}
         for raw in _split(value, ","):
             parts = [_unescape(p) for p in _split(raw, "|")]
             if len(parts) != 2 or not parts[0] or not parts[1]:
@@ -347,10 +346,10 @@ class _Context:
                 else known.ancestors(concept.code)
             )
             for found in sorted({concept.code, *related}):
-                matches[TokenMatch(system=system, code=found)] = None
-        if len(matches) > MAX_CODES:
+                members[(system, found)] = None
+        if len(members) > MAX_CODES:
             raise bad_request(f"'{name}' covers more than {MAX_CODES} codes", name)
-        return TokenClause(code, tuple(matches))
+        return TokenClause(code, _coded(members))
 
     def reference_clause(
         self, name: str, code: str, modifier: str, value: str, definition: dict[str, Any]
@@ -459,6 +458,14 @@ def _token(name: str, raw: str) -> TokenMatch:
     if not system:
         return TokenMatch(code=code, no_system=True)
     return TokenMatch(system=system, code=code or None)
+
+
+def _coded(members: dict[tuple[str, str], None]) -> tuple[TokenMatch, ...]:
+    """Token matches of (system, code) pairs: a coding with that system and code, or a
+    value of a `code` element (Patient.gender: no system of its own) with one of the codes."""
+    with_system = [TokenMatch(system=system, code=code) for system, code in members]
+    codes = dict.fromkeys(code for _, code in members)
+    return (*with_system, *(TokenMatch(code=code, no_system=True) for code in codes))
 
 
 def _full_text_clauses(name: str, code: str, modifier: str, value: str) -> list[StringClause]:

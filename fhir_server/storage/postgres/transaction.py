@@ -4,7 +4,7 @@ advisory locks of locks.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -24,6 +24,9 @@ from fhir_server.storage.sqlite.queries import row_to_version
 from fhir_server.storage.sqlite.search_sql import compile_plan
 from fhir_server.storage.stamp import stamped
 
+if TYPE_CHECKING:
+    from fhir_server.terminology.service import Terminology
+
 
 class PostgresTransaction:
     def __init__(
@@ -35,7 +38,9 @@ class PostgresTransaction:
         keys: SearchKeys,
         clock: MonotonicClock,
         base_url: str | None = None,
+        terminology: Terminology | None = None,
     ) -> None:
+        self._terminology = terminology
         self._conn = conn
         self._context = context
         self._definitions = definitions
@@ -61,7 +66,13 @@ class PostgresTransaction:
         return row_to_version(tuple(row)[1:])
 
     async def find(self, resource_type: str, criteria: Criteria) -> list[StoredVersion]:
-        plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
+        plan = parse_criteria(
+            self._definitions,
+            resource_type,
+            criteria,
+            base_url=self._base_url,
+            terminology=self._terminology,
+        )
         if not plan.clauses:
             raise bad_request("Conditional criteria must name at least one search parameter")
         await self._conn.execute("SELECT pg_advisory_xact_lock($1)", criteria_key(plan))
