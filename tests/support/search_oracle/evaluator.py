@@ -26,17 +26,12 @@ PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 _KINDS = ("string", "token", "reference", "date", "number", "quantity", "uri")
 
 
-# Where the server is known to differ from search.html (each has an xfail test in
-# tests/search_oracle/test_known_deviations.py). An Oracle made with some of them answers as
-# the server does on those points, so that a disagreement they explain can be told apart.
-KNOWN_DEVIATIONS = {
-    "contact-system": "ContactPoint tokens are indexed with ContactPoint.system (phone, email)"
-    " as the token's system: `telecom=|value` misses, `telecom=phone|value` matches",
-    "number-ge-closed": "ge on a decimal compares the top of its precision range inclusively:"
-    " 0.9 ([0.85, 0.95)) matches probability=ge0.95",
-    "quantity-unit-code-only": "`value||unit` compares the unit with Quantity.code when there is"
-    " one, never with Quantity.unit: `value-quantity=5||°C` misses a Quantity coded Cel",
-}
+# Where the server is known to differ from search.html (each with a strict xfail test in
+# tests/search_oracle/test_modifiers_and_prefixes.py): key → what the server does. An
+# Oracle made with some of them answers as the server does on those points, so that a
+# disagreement they explain can be told apart. None today: the ContactPoint system, the
+# closed `ge` on decimals and `||unit` against Quantity.unit were fixed in the server.
+KNOWN_DEVIATIONS: dict[str, str] = {}
 
 
 class OracleUnsupported(Exception):
@@ -92,7 +87,7 @@ class Oracle:
         if param.type == "string":
             return v.strings(found)
         if param.type == "token":
-            return v.tokens(found, "contact-system" in self.deviations)
+            return v.tokens(found)
         if param.type == "reference":
             return v.reference_texts(found)
         if param.type == "date":
@@ -184,11 +179,10 @@ class Oracle:
             tests = [date_test(a) for a in alternatives]
         elif kind == "number":
             _no_modifier(modifier)
-            closed = "number-ge-closed" in self.deviations
-            tests = [number_test(a, closed) for a in alternatives]
+            tests = [number_test(a) for a in alternatives]
         elif kind == "quantity":
             _no_modifier(modifier)
-            tests = [quantity_test(a, self.deviations) for a in alternatives]
+            tests = [quantity_test(a) for a in alternatives]
         else:
             tests = [uri_test(modifier, a) for a in alternatives]
         return lambda item: any(test(item) for test in tests)
@@ -382,7 +376,7 @@ def _decimal(text: str) -> Decimal:
     return value
 
 
-def number_test(text: str, closed_ge: bool = False) -> Callable[[v.Number], bool]:
+def number_test(text: str) -> Callable[[v.Number], bool]:
     """search.html#number: eq/ne use the range the search value's precision implies
     ("100" is [99.5, 100.5)); gt/lt/ge/le compare with the value exactly ("gt100: greater
     than exactly 100"); sa/eb: the target lies wholly after/before the searched range
@@ -415,7 +409,7 @@ def number_test(text: str, closed_ge: bool = False) -> Callable[[v.Number], bool
             "gt": target.high > value,
             "lt": target.low < value,
             # [low, high) reaches value or beyond
-            "ge": target.high >= value if closed_ge else target.high > value,
+            "ge": target.high > value,
             "le": target.low <= value,
             "sa": target.low >= high,
             "eb": target.high <= low,
@@ -426,15 +420,12 @@ def number_test(text: str, closed_ge: bool = False) -> Callable[[v.Number], bool
     return test
 
 
-def quantity_test(
-    raw: str, deviations: frozenset[str] = frozenset()
-) -> Callable[[v.QuantityValue], bool]:
+def quantity_test(raw: str) -> Callable[[v.QuantityValue], bool]:
     """`[prefix]number`, `…|system|code`, `…||code` (code or unit)."""
     parts = [unescape(p) for p in split_raw(raw, "|")]
     if len(parts) not in (1, 3):
         raise OracleUnsupported(f"quantity {raw}")
-    number = number_test(parts[0], "number-ge-closed" in deviations)
-    code_only = "quantity-unit-code-only" in deviations
+    number = number_test(parts[0])
     system, code = (parts[1], parts[2]) if len(parts) == 3 else ("", "")
 
     def test(quantity: v.QuantityValue) -> bool:
@@ -443,10 +434,7 @@ def quantity_test(
         if code:
             if system and quantity.code != code:
                 return False
-            units = (
-                (quantity.code or quantity.unit,) if code_only else (quantity.code, quantity.unit)
-            )
-            if not system and code not in units:
+            if not system and code not in (quantity.code, quantity.unit):
                 return False
         return number(quantity.number)
 
