@@ -72,7 +72,7 @@ RESULT_PARAMETERS = frozenset(
 IGNORED_PARAMETERS = frozenset({"_format", "_pretty"})
 
 # codes a token search may expand to (:in, :below, :above), at most
-MAX_CODES = 5000
+MAX_CODES = 10000
 
 _INDEX_KINDS: dict[str, IndexKind] = {
     "string": "string",

@@ -232,7 +232,10 @@ def _subquery(clause: Clause, keys: SearchKeys) -> _Subquery:
             "idx_string", "string", clause.param, _any(conditions), tuple(args), selectivity
         )
     if isinstance(clause, TokenClause):
-        conditions = [_token_condition(m, args) for m in clause.matches]
+        if len(clause.matches) > _CODE_LIST:
+            conditions = _code_lists(clause.matches, args)
+        else:
+            conditions = [_token_condition(m, args) for m in clause.matches]
         selectivity = max(_token_selectivity(clause.param, m) for m in clause.matches)
         return _Subquery(
             "idx_token",
@@ -362,6 +365,33 @@ def _token_condition(match: TokenMatch, args: list[Any]) -> str:
         parts.append("i.system = ?")
         args.append(match.system)
     return "(" + " AND ".join(parts) + ")"
+
+
+# more token values than this (:in, :below) are asked as `code IN (...)` per system: an OR
+# of thousands of conditions is deeper than SQLite parses (1 000 levels)
+_CODE_LIST = 8
+
+
+def _code_lists(matches: tuple[TokenMatch, ...], args: list[Any]) -> list[str]:
+    """Token values as one `i.code IN (...)` per system (code values without a system or
+    :text are kept as they are)."""
+    by_system: dict[str | None, list[str]] = {}
+    conditions = []
+    for match in matches:
+        if match.text is not None or match.code is None:
+            conditions.append(_token_condition(match, args))
+        else:
+            key = "" if match.no_system else match.system
+            by_system.setdefault(key, []).append(match.code)
+    for system, codes in by_system.items():
+        marks = ", ".join("?" * len(codes))
+        if system is None:
+            conditions.append(f"i.code IN ({marks})")
+            args.extend(codes)
+        else:
+            conditions.append(f"(i.system = ? AND i.code IN ({marks}))")
+            args.extend((system, *codes))
+    return conditions
 
 
 def _reference_condition(match: ReferenceMatch, args: list[Any]) -> str:

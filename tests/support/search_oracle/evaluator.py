@@ -7,8 +7,9 @@ Criteria are (name, value) pairs as in a query string, decoded. A repeated name 
 comma-separated values are OR. Supported: string (default, :exact, :contains), token
 (code, system|code, |code, system|, :not, :text), reference (id, Type/id, absolute URL,
 :Type), date, number and quantity with every prefix, uri (exact, :below, :above), :missing,
-_id, _lastUpdated, _tag, _profile, _security, _source, chains (`a.b.c=`, `a:Type.b=`) and
-_has (nested). Anything else raises OracleUnsupported.
+_id, _lastUpdated, _tag, _profile, _security, _source, chains (`a.b.c=`, `a:Type.b=`),
+_has (nested), composites (`a$b`: the components within one selected item) and token
+:in, :not-in, :above, :below (terminology.py). Anything else raises OracleUnsupported.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 
 from tests.support.search_oracle import values as v
 from tests.support.search_oracle.definitions import Param, Registry
-from tests.support.search_oracle.paths import select
+from tests.support.search_oracle.paths import select, select_in, union_operands
+from tests.support.search_oracle.terminology import Terminology
 
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 _KINDS = ("string", "token", "reference", "date", "number", "quantity", "uri")
@@ -53,9 +55,11 @@ class Oracle:
         registry: Registry,
         base_url: str,
         deviations: frozenset[str] = frozenset(),
+        terminology: Terminology | None = None,
     ) -> None:
         assert deviations <= KNOWN_DEVIATIONS.keys()
         self.deviations = deviations
+        self.terminology = terminology
         self.registry = registry
         self.base_url = base_url.rstrip("/")
         self.by_type: dict[str, dict[str, dict[str, Any]]] = {}
@@ -65,7 +69,7 @@ class Oracle:
 
     def deviating(self, deviations: Iterable[str]) -> Oracle:
         """The oracle over the same data, answering as the server does on `deviations`."""
-        other = Oracle([], self.registry, self.base_url, frozenset(deviations))
+        other = Oracle([], self.registry, self.base_url, frozenset(deviations), self.terminology)
         other.by_type = self.by_type
         other._selected = self._selected
         return other
@@ -146,6 +150,13 @@ class Oracle:
             ids = set(split(value, ","))
             return lambda resource: resource["id"] in ids
         param = self._param(resource_type, code)
+        if param.type == "composite" and param.expression and modifier == "missing":
+            if value not in ("true", "false"):
+                raise OracleUnsupported(f":missing={value}")
+            # a value is an item with a value for every component
+            return lambda resource: (not self._complete_items(resource, param)) == (value == "true")
+        if param.type == "composite" and param.expression:
+            return self._composite(param, modifier, value)
         if param.type not in _KINDS or not param.expression:
             raise OracleUnsupported(f"{code} ({param.type})")
         if modifier == "missing":
@@ -154,7 +165,7 @@ class Oracle:
             want_missing = value == "true"
             return lambda resource: (not self.search_values(resource, param)) == want_missing
         match = self._matcher(param, modifier, value)
-        if param.type == "token" and modifier == "not":
+        if param.type == "token" and modifier in ("not", "not-in"):
             return lambda resource: not any(match(t) for t in self.search_values(resource, param))
         return lambda resource: any(match(x) for x in self.search_values(resource, param))
 
@@ -170,6 +181,8 @@ class Oracle:
         tests: list[Callable[[Any], bool]]
         if kind == "string":
             tests = [string_test(modifier, a) for a in alternatives]
+        elif kind == "token" and modifier in ("in", "not-in", "above", "below"):
+            tests = [self._coded_test(modifier, a) for a in alternatives]
         elif kind == "token":
             tests = [token_test(modifier, a) for a in alternatives]
         elif kind == "reference":
@@ -186,6 +199,101 @@ class Oracle:
         else:
             tests = [uri_test(modifier, a) for a in alternatives]
         return lambda item: any(test(item) for test in tests)
+
+    def _coded_test(self, modifier: str, raw: str) -> Callable[[v.Token], bool]:
+        """:in / :not-in (the test is membership; _criterion negates :not-in), :below and
+        :above. A token without a system (a `code` element) is tested by its code alone."""
+        if self.terminology is None:
+            raise OracleUnsupported("no terminology")
+        if modifier in ("in", "not-in"):
+            members = self.terminology.members(unescape(raw))
+            if not members:
+                raise OracleUnsupported(f"value set {raw}")
+        else:
+            parts = [unescape(p) for p in split_raw(raw, "|")]
+            if len(parts) != 2:
+                raise OracleUnsupported(f":{modifier}={raw}")
+            system, code = parts
+            known = self.terminology.code_systems.get(system)
+            if known is None or code not in known.codes():
+                raise OracleUnsupported(f"{system}|{code}")
+            if modifier == "below":
+                related = {c for c in known.codes() if known.subsumes(code, c)}
+            else:
+                related = {c for c in known.codes() if known.subsumes(c, code)}
+            members = {(system, c) for c in related}
+        codes = {c for _, c in members}
+        return lambda token: (
+            (token.system, token.code) in members or (not token.system and token.code in codes)
+        )
+
+    def composite_items(self, resource: dict[str, Any], param: Param) -> list[tuple[str, Any]]:
+        """(path, item) of each item a composite's expression selects in the resource."""
+        assert param.expression
+        out = []
+        for operand in union_operands(param.expression):
+            if not operand.replace(".", "").isalpha():
+                raise OracleUnsupported(f"composite over {operand}")
+            if operand.split(".")[0] == resource["resourceType"]:
+                out.extend((operand, item) for item in select(operand, resource))
+        return out
+
+    def component_values(
+        self, resource: dict[str, Any], path: str, item: Any, kind: str, expression: str
+    ) -> list[Any]:
+        found = select_in(path, expression, item, resource)
+        converters: dict[str, Callable[[list[Any]], list[Any]]] = {
+            "token": v.tokens,
+            "string": v.strings,
+            "date": v.date_ranges,
+            "number": v.numbers,
+            "quantity": v.quantities,
+            "uri": v.uris,
+        }
+        return converters[kind](found)
+
+    def _complete_items(self, resource: dict[str, Any], param: Param) -> bool:
+        return any(
+            all(
+                self.component_values(resource, path, item, kind, expression)
+                for kind, expression in param.components
+            )
+            for path, item in self.composite_items(resource, param)
+        )
+
+    def _composite(
+        self, param: Param, modifier: str, value: str
+    ) -> Callable[[dict[str, Any]], bool]:
+        """search.html#composite: `a$b`, each part a value of its component's type, all
+        found in ONE item the parameter selects; comma-separated values are OR."""
+        if modifier:
+            raise OracleUnsupported(f"composite :{modifier}")
+        kinds = [kind for kind, _ in param.components]
+        if not kinds or any(
+            k not in ("token", "string", "date", "number", "quantity", "uri") for k in kinds
+        ):
+            raise OracleUnsupported(f"composite {param.code} of {kinds}")
+        wanted: list[list[Callable[[Any], bool]]] = []
+        for alternative in split_raw(value, ","):
+            parts = split_raw(alternative, "$")
+            if len(parts) != len(kinds) or any(p == "" for p in parts):
+                raise OracleUnsupported(f"composite value {alternative}")
+            wanted.append([_component_test(k, p) for k, p in zip(kinds, parts, strict=True)])
+
+        def test(resource: dict[str, Any]) -> bool:
+            for path, item in self.composite_items(resource, param):
+                values = [
+                    self.component_values(resource, path, item, kind, expression)
+                    for kind, expression in param.components
+                ]
+                for tests in wanted:
+                    if all(
+                        any(t(x) for x in found) for t, found in zip(tests, values, strict=True)
+                    ):
+                        return True
+            return False
+
+        return test
 
     def _reference_test(self, param: Param, modifier: str, text: str) -> Callable[[Any], bool]:
         if modifier and modifier not in self.registry.resource_types:
@@ -252,6 +360,22 @@ class Oracle:
                     if target is not None and target.type == resource_type:
                         referred.add(target.id)
         return lambda resource: resource["id"] in referred
+
+
+def _component_test(kind: str, raw: str) -> Callable[[Any], bool]:
+    """A composite component's value (escapes kept) as a test of one value of its type."""
+    if kind == "token":
+        return token_test("", raw)
+    if kind == "quantity":
+        return quantity_test(raw)
+    text = unescape(raw)
+    if kind == "string":
+        return string_test("", text)
+    if kind == "date":
+        return date_test(text)
+    if kind == "number":
+        return number_test(text)
+    return uri_test("", text)
 
 
 def _no_modifier(modifier: str) -> None:
