@@ -33,7 +33,8 @@ TYPE_INTERACTIONS = (
 # search parameter types the criteria parser does not take (Location near)
 _UNSERVED_PARAM_TYPES = {"special"}
 _UNSERVED_PARAMS = {"_query", "_filter"}
-# what each type of parameter takes besides plain values (search.html#modifiers)
+# what each type of parameter takes besides plain values (search.html#modifiers), said once
+# in rest.documentation (per parameter it would make the statement larger than 1 MB)
 _MODIFIERS = {
     "string": "Modifiers: :missing, :exact, :contains.",
     "token": "Modifiers: :missing, :not, :text, :of-type (identifiers), :in and :not-in"
@@ -48,6 +49,15 @@ _MODIFIERS = {
     "composite": "Values a$b (one value per component, in order), matched within one"
     " repetition of the element; modifier :missing.",
 }
+_SEARCH_DOCUMENTATION = (
+    "Search parameters by type. "
+    + " ".join(f"{kind}: {text}" for kind, text in _MODIFIERS.items())
+    + (
+        " Also _text and _content (simple full text), _contained=false (contained resources"
+        " are not searched), _sort, _include, _revinclude (:iterate), _count, _total,"
+        " _summary, _elements."
+    )
+)
 _FULL_TEXT = (
     "Simple full text: every word of the value begins a word of the {}, case and accents"
     " ignored; comma-separated single words are alternatives."
@@ -67,9 +77,7 @@ def _search_params(definitions: Definitions, rtype: str) -> list[dict[str, Any]]
             entry["documentation"] = _FULL_TEXT.format("narrative")
         elif code == "_content":
             entry["documentation"] = _FULL_TEXT.format("resource's text")
-        elif code in ("_id", "_lastUpdated"):
-            pass
-        elif kind in _MODIFIERS:
+        elif kind == "composite":
             entry["documentation"] = _MODIFIERS[kind]
         out.append(entry)
     return out
@@ -167,6 +175,7 @@ def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
         "rest": [
             {
                 "mode": "server",
+                "documentation": _SEARCH_DOCUMENTATION,
                 "resource": resources,
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
                 **({"operation": system_operations} if system_operations else {}),

@@ -92,7 +92,8 @@ def full_text_rows(
             rows[("_text", folded, written)] = None
     if content:
         strings: list[str] = []
-        content_strings(resource, strings)
+        # the narrative's words were taken above (its status is no text)
+        content_strings({k: v for k, v in resource.items() if k != "text"}, strings)
         for folded, written in narrative:
             rows[("_content", folded, written)] = None
         for item in strings:

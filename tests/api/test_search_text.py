@@ -129,8 +129,9 @@ def test_capability_statement_lists_the_new_parameters(client: TestClient) -> No
     assert observation["component-code-value-quantity"]["type"] == "composite"
     assert observation["_text"]["type"] == "string"
     assert "full text" in observation["_content"]["documentation"]
-    assert ":in" in observation["code"]["documentation"]
-    assert ":below" in observation["code"]["documentation"]
+    assert "a$b" in observation["code-value-quantity"]["documentation"]
+    said = statement["rest"][0]["documentation"]
+    assert ":in and :not-in" in said and ":above and :below" in said
     assert "near" not in {p["name"] for p in by_type["Location"]["searchParam"]}
     group = {p["name"] for p in by_type["Group"]["searchParam"]}
     assert "characteristic-value" in group
