@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import FhirError, bad_request
 from fhir_server.search.composite import composite_param
-from fhir_server.search.dates import date_range
+from fhir_server.search.dates import EARLIEST, date_range
 from fhir_server.search.fulltext import FULL_TEXT, words
 from fhir_server.search.indexer import IDENTIFIER, OF_TYPE
 from fhir_server.search.numbers import implied_range, parse_decimal
@@ -229,6 +229,9 @@ class _Context:
         if code == "_id":
             return _id_clause(name, modifier, value)
         if code == "_lastUpdated":
+            if modifier == "missing":  # every version has one: all match, or none
+                there = not _boolean(name, value)
+                return LastUpdatedClause((DateRange("ge" if there else "lt", EARLIEST, EARLIEST),))
             if modifier:
                 raise _bad_modifier(name, modifier, "_lastUpdated")
             return LastUpdatedClause(tuple(_date(name, v) for v in _values(name, value)))

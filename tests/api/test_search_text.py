@@ -122,6 +122,12 @@ def test_contained_false_is_the_default(data: TestClient) -> None:
     assert "_contained" not in lenient.json()["link"][0]["url"]
 
 
+def test_last_updated_is_never_missing(data: TestClient) -> None:
+    assert _ids(data, "/Condition?_lastUpdated:missing=false") == {"c1", "c2", "c3"}
+    assert _ids(data, "/Condition?_lastUpdated:missing=true") == set()
+    assert data.get("/Condition?_lastUpdated:missing=maybe").status_code == 400
+
+
 def test_capability_statement_lists_the_new_parameters(client: TestClient) -> None:
     statement = client.get("/metadata").json()
     by_type = {r["type"]: r for r in statement["rest"][0]["resource"]}
