@@ -481,17 +481,14 @@ def _full_text_clauses(name: str, code: str, modifier: str, value: str) -> list[
     if any(not found for found in alternatives):
         raise bad_request(f"'{name}' has a value without words: '{value}'", name)
     if len(alternatives) == 1:
-        return [
-            StringClause(code, (StringMatch("starts", word),))
-            for word in dict.fromkeys(w for w, _ in alternatives[0])
-        ]
+        return [StringClause(code, (StringMatch("starts", word),)) for word in alternatives[0]]
     if any(len(found) > 1 for found in alternatives):
         raise bad_request(
             f"'{name}' takes several words (all must be found) or several single-word"
             " alternatives, not both",
             name,
         )
-    return [StringClause(code, tuple(StringMatch("starts", f[0][0]) for f in alternatives))]
+    return [StringClause(code, tuple(StringMatch("starts", f[0]) for f in alternatives))]
 
 
 def _list_clause(name: str, modifier: str, value: str) -> HasClause:

@@ -1,10 +1,10 @@
 """Simple full text search: `_text` (the narrative) and `_content` (all of the resource's
 text), search.html#text.
 
-Both are indexed as string rows of their own, one per word: the word folded as string
-search folds (search/text.py: "Åsa" is "asa") and as written. A searched word matches
-the words it begins ("diab" finds "Diabetes"), like a string search. Words are runs of
-letters and digits (`\\w`). `_content` holds the words of every string in the resource
+Both are indexed as string rows of their own, one per distinct word, folded as string
+search folds (search/text.py: "Åsa" is "asa"). A searched word matches the words it
+begins ("diab" finds "Diabetes"), like a string search. Words are runs of two or more
+letters and digits. `_content` holds the words of every string in the resource
 (narrative included) but those that are not text: ids, references, URLs, systems,
 base64 data and the like.
 """
@@ -17,14 +17,17 @@ from typing import Any
 
 from fhir_server.search.text import normalise
 
+# whole texts are folded once, past normalise's cache (it is for short values)
+_fold = normalise.__wrapped__
+
 FULL_TEXT = frozenset({"_text", "_content"})
 
-_WORD = re.compile(r"\w+")
+# runs of letters and digits: a word of one character is not worth a row, one of more than
+# 64 (encoded data, hashes) is not a word to look for
+_WORD = re.compile(r"(?<![^\W_])[^\W_]{2,64}(?![^\W_])")
 # dates, times and instants: their digits are not words anyone searches text for
 _DATE = re.compile(r"\d{4}-\d{2}(-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?)?")
 _TAG = re.compile(r"<[^>]*>")
-# the longest word indexed: longer runs (encoded data, hashes) are not words to look for
-_MAX_WORD = 64
 # members whose strings are identifiers, URLs, codes of systems or binary data
 _NOT_TEXT = frozenset(
     {
@@ -47,9 +50,9 @@ _NOT_TEXT = frozenset(
 )
 
 
-def words(text: str) -> list[tuple[str, str]]:
-    """(folded, as written) of each word of a text, in order, repeats kept."""
-    return [(normalise(word), word) for word in _WORD.findall(text) if len(word) <= _MAX_WORD]
+def words(text: str) -> list[str]:
+    """The distinct words of a text, folded (search/text.py), in order of appearance."""
+    return list(dict.fromkeys(_WORD.findall(_fold(text))))
 
 
 def narrative_text(resource: dict[str, Any]) -> str:
@@ -61,42 +64,34 @@ def narrative_text(resource: dict[str, Any]) -> str:
     return html.unescape(_TAG.sub(" ", div))
 
 
-def content_strings(value: Any, out: list[str]) -> None:
-    """Every string of the resource that is text (see _NOT_TEXT), in document order."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in _NOT_TEXT or key.startswith("_"):
-                continue
-            if item.__class__ is str:
-                if not _DATE.fullmatch(item):
-                    out.append(item)
-            elif isinstance(item, dict | list):
-                content_strings(item, out)
-    elif isinstance(value, list):
-        for item in value:
-            if item.__class__ is str:
-                if not _DATE.fullmatch(item):
-                    out.append(item)
-            elif isinstance(item, dict | list):
-                content_strings(item, out)
+def content_text(resource: dict[str, Any]) -> str:
+    """The strings of the resource that are text (see _NOT_TEXT; not the narrative's
+    element, whose words narrative_text gives), one a line, in no particular order."""
+    out: list[str] = []
+    stack: list[Any] = [
+        v for k, v in resource.items() if k not in _NOT_TEXT and k != "text" and k[0] != "_"
+    ]
+    while stack:
+        value = stack.pop()
+        kind = value.__class__
+        if kind is str:
+            if not (value[:1].isdigit() and _DATE.fullmatch(value)):
+                out.append(value)
+        elif kind is dict:
+            stack.extend([v for k, v in value.items() if k not in _NOT_TEXT and k[0] != "_"])
+        elif kind is list:
+            stack.extend(value)
+    return "\n".join(out)
 
 
 def full_text_rows(
     resource: dict[str, Any], text: bool, content: bool
 ) -> list[tuple[str, str, str]]:
-    """The string rows of `_text` and `_content` (each word once per parameter)."""
-    rows: dict[tuple[str, str, str], None] = {}
+    """The string rows of `_text` and `_content`: (param, word, word), each word once."""
     narrative = words(narrative_text(resource)) if text or content else []
-    if text:
-        for folded, written in narrative:
-            rows[("_text", folded, written)] = None
+    rows = [("_text", word, word) for word in narrative] if text else []
     if content:
-        strings: list[str] = []
-        # the narrative's words were taken above (its status is no text)
-        content_strings({k: v for k, v in resource.items() if k != "text"}, strings)
-        for folded, written in narrative:
-            rows[("_content", folded, written)] = None
-        for item in strings:
-            for folded, written in words(item):
-                rows[("_content", folded, written)] = None
-    return list(rows)
+        found = dict.fromkeys(narrative)
+        found.update(dict.fromkeys(words(content_text(resource))))
+        rows.extend(("_content", word, word) for word in found)
+    return rows

@@ -351,10 +351,11 @@ def test_full_text_words(indexer: Indexer) -> None:
         "recordedDate": "2024-03-01",
     }
     entries = indexer.extract(condition)
-    assert rows(entries, "strings", "_text") == [("diabetes", "Diabetes"), ("asa", "Åsa")]
+    # each distinct word once, folded (the folded form is all :exact would find)
+    assert rows(entries, "strings", "_text") == [("diabetes", "diabetes"), ("asa", "asa")]
     content = rows(entries, "strings", "_content")
-    assert ("hemtjanst", "Hemtjänst") in content and ("ganger", "gånger") in content
-    assert ("diabetes", "Diabetes") in content
+    assert ("hemtjanst", "hemtjanst") in content and ("ganger", "ganger") in content
+    assert ("diabetes", "diabetes") in content
     assert not {v for v, _ in content} & {"patient", "p1", "2024", "c1", "generated"}
 
 
