@@ -27,6 +27,7 @@ from fhir_server.search.plan import (
     CompositeClause,
     DateClause,
     DateRange,
+    FullTextClause,
     HasClause,
     IdClause,
     IndexKind,
@@ -126,7 +127,7 @@ def parse_criteria(
             clauses.append(_list_clause(name, modifier, value))
             continue
         if code in FULL_TEXT and code in params:
-            clauses.extend(_full_text_clauses(name, code, modifier, value))
+            clauses.append(_full_text_clause(name, code, modifier, value))
             continue
         head, dot, rest = name.partition(".")
         if dot:
@@ -471,24 +472,16 @@ def _coded(members: dict[tuple[str, str], None]) -> tuple[TokenMatch, ...]:
     return (*with_system, *(TokenMatch(code=code, no_system=True) for code in codes))
 
 
-def _full_text_clauses(name: str, code: str, modifier: str, value: str) -> list[StringClause]:
-    """`_text` / `_content` (search.html#text): every word of the value begins a word of
-    the narrative / of the resource's text, case and accents folded; comma-separated
-    alternatives (OR) are single words."""
+def _full_text_clause(name: str, code: str, modifier: str, value: str) -> FullTextClause:
+    """`_text` / `_content` (search.html#text): every word of a value begins a word of the
+    narrative / of the resource's text, case and accents folded; comma-separated values
+    are alternatives (OR)."""
     if modifier:
         raise _bad_modifier(name, modifier, code)
-    alternatives = [words(text) for text in _values(name, value)]
+    alternatives = tuple(tuple(words(text)) for text in _values(name, value))
     if any(not found for found in alternatives):
         raise bad_request(f"'{name}' has a value without words: '{value}'", name)
-    if len(alternatives) == 1:
-        return [StringClause(code, (StringMatch("starts", word),)) for word in alternatives[0]]
-    if any(len(found) > 1 for found in alternatives):
-        raise bad_request(
-            f"'{name}' takes several words (all must be found) or several single-word"
-            " alternatives, not both",
-            name,
-        )
-    return [StringClause(code, tuple(StringMatch("starts", f[0]) for f in alternatives))]
+    return FullTextClause(code, alternatives)
 
 
 def _list_clause(name: str, modifier: str, value: str) -> HasClause:

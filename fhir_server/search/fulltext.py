@@ -1,12 +1,13 @@
 """Simple full text search: `_text` (the narrative) and `_content` (all of the resource's
 text), search.html#text.
 
-Both are indexed as string rows of their own, one per distinct word, folded as string
-search folds (search/text.py: "Åsa" is "asa"). A searched word matches the words it
-begins ("diab" finds "Diabetes"), like a string search. Words are runs of two or more
-letters and digits. `_content` holds the words of every string in the resource
-(narrative included) but those that are not text: ids, references, URLs, systems,
-base64 data and the like.
+A resource's words are kept once per resource in a full-text index of the store (SQLite
+FTS5, PostgreSQL tsvector), folded as string search folds (search/text.py: "Åsa" is
+"asa"); the words are found here, in Python, so that both stores hold and match the same
+words. A searched word matches the words it begins ("diab" finds "Diabetes"). Words are
+runs of two to 64 letters and digits. `_content` holds the words of every string in the
+resource (narrative included) but those that are not text: ids, references, URLs,
+systems, base64 data, dates and the like.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from fhir_server.search.text import normalise
 _fold = normalise.__wrapped__
 
 FULL_TEXT = frozenset({"_text", "_content"})
+# the mark of a narrative word among a resource's words (`§diabetes`): not a letter or
+# digit, so no word of the text can begin with it; a character of its own to SQLite's
+# FTS5 `ascii` tokenizer and to PostgreSQL's tsvector
+NARRATIVE = "§"
 
 # runs of letters and digits: a word of one character is not worth a row, one of more than
 # 64 (encoded data, hashes) is not a word to look for
@@ -84,14 +89,19 @@ def content_text(resource: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def full_text_rows(
-    resource: dict[str, Any], text: bool, content: bool
-) -> list[tuple[str, str, str]]:
-    """The string rows of `_text` and `_content`: (param, word, word), each word once."""
+def full_text_words(resource: dict[str, Any], text: bool, content: bool) -> list[str]:
+    """The words of `_content` (the narrative's and the other text's), and those of
+    `_text` (the narrative's) marked with NARRATIVE, each once."""
     narrative = words(narrative_text(resource)) if text or content else []
-    rows = [("_text", word, word) for word in narrative] if text else []
+    found: dict[str, None] = {}
     if content:
-        found = dict.fromkeys(narrative)
+        found.update(dict.fromkeys(narrative))
         found.update(dict.fromkeys(words(content_text(resource))))
-        rows.extend(("_content", word, word) for word in found)
-    return rows
+    if text:
+        found.update(dict.fromkeys(NARRATIVE + word for word in narrative))
+    return list(found)
+
+
+def search_words(param: str, word: str) -> str:
+    """A searched word as the index keeps it for `param` (_text or _content)."""
+    return NARRATIVE + word if param == "_text" else word

@@ -31,3 +31,5 @@ class IndexEntries:
     # component's row of its type without the param), e.g. ("code-value-quantity", 0, 1,
     # "quantity", (low, high, system, code)); components match within one item number
     composites: list[tuple[str, int, int, str, tuple[Any, ...]]] = field(default_factory=list)
+    # _content and _text: the resource's distinct words (search/fulltext.py)
+    words: list[str] = field(default_factory=list)

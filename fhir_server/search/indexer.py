@@ -15,6 +15,7 @@ parameter type (search.html#ptypes):
   with their system and code (the unit when there is no code), Money with its currency
 - uri: uri, url, canonical
 
+- words of `_text` and `_content` (search/fulltext.py)
 - composite: per item the composite's expression selects, each component's rows of its
   own type, numbered by item (search/composite.py), so that `a$b` matches within one item
 
@@ -34,7 +35,7 @@ from fhir_server.fhirpath import CompiledExpression, compile_expression
 from fhir_server.fhirpath.compiled import Step
 from fhir_server.search.composite import CompositeParam, composite_param
 from fhir_server.search.dates import EARLIEST, LATEST, date_range
-from fhir_server.search.fulltext import full_text_rows
+from fhir_server.search.fulltext import full_text_words
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.numbers import stored_range
 from fhir_server.search.references import local_target
@@ -50,8 +51,6 @@ INDEX_FORMAT = 3
 IDENTIFIER = ":identifier"
 OF_TYPE = ":of-type"
 SKIPPED_CODES = frozenset({"_text", "_content", "_query", "_filter"})
-# the rows of _text and _content are words (search/fulltext.py), not an expression's values
-_FULL_TEXT_RULE = "words of the narrative / of the resource's text (search/fulltext.py)"
 
 # HumanName/Address members that are not text to search by
 _NOT_TEXT = frozenset({"use", "type", "period", "extension", "id", "modifierExtension"})
@@ -108,7 +107,7 @@ class Indexer:
             params = tuple(
                 IndexedParam(code, kind, compile_expression(expression, resource_type))
                 for code, kind, expression in self.indexed(resource_type)
-                if kind != "composite" and expression != _FULL_TEXT_RULE
+                if kind != "composite"
             )
             self._params[resource_type] = params
             self._runs[resource_type] = tuple(
@@ -144,7 +143,6 @@ class Indexer:
                 found.append((code, kind, expression))
         for code, composite in self.composites(resource_type).items():
             found.append((code, "composite", composite.signature()))
-        found.extend((code, "string", _FULL_TEXT_RULE) for code in self._full_text(resource_type))
         return found
 
     def _full_text(self, resource_type: str) -> tuple[str, ...]:
@@ -188,7 +186,7 @@ class Indexer:
                     log.debug("cannot index %s of %s: %s", code, resource_type, exc)
         text, content = self._words[resource_type]
         if text or content:
-            entries.strings.extend(full_text_rows(resource, text, content))
+            entries.words = full_text_words(resource, text, content)
         for composite, select in self._composites[resource_type]:
             try:
                 self._add_composite(composite, select(start, resource), resource, entries)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fhir_server.search.fulltext import search_words
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.plan import (
     ChainClause,
@@ -20,6 +21,7 @@ from fhir_server.search.plan import (
     CompositeClause,
     DateClause,
     DateRange,
+    FullTextClause,
     HasClause,
     IdClause,
     LastUpdatedClause,
@@ -45,7 +47,7 @@ def plan_params(plan: Plan) -> frozenset[str]:
     for clause in plan.clauses:
         if isinstance(clause, CompartmentClause):
             params.update(clause.params)
-        elif not isinstance(clause, IdClause | LastUpdatedClause | HasClause):
+        elif not isinstance(clause, IdClause | LastUpdatedClause | HasClause | FullTextClause):
             params.add(clause.param)
     return frozenset(params)
 
@@ -111,6 +113,14 @@ def _holds(clause: Clause, resource: dict[str, Any], entries: IndexEntries, upda
         return any(
             row[0] in clause.params and row[1] == clause.compartment and row[2] == clause.focus_id
             for row in entries.references
+        )
+    if isinstance(clause, FullTextClause):
+        return any(
+            all(
+                any(w.startswith(search_words(clause.param, word)) for w in entries.words)
+                for word in alternative
+            )
+            for alternative in clause.alternatives
         )
     if isinstance(clause, CompositeClause):
         items = _composite_items(entries, clause.param)

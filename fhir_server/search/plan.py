@@ -200,6 +200,15 @@ class CompartmentClause:
 
 
 @dataclass(frozen=True, slots=True)
+class FullTextClause:
+    """`_text` / `_content` (search.html#text): for one of the alternatives (OR), every
+    word (folded, search/fulltext.py) begins a word of the narrative / of the resource."""
+
+    param: str
+    alternatives: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CompositeClause:
     """A composite parameter (search.html#composite): some ONE item the parameter selects
     (an Observation.component, a useContext) has a value for every component. Each
@@ -225,6 +234,7 @@ Clause = (
     | HasClause
     | CompartmentClause
     | CompositeClause
+    | FullTextClause
 )
 
 

@@ -29,6 +29,7 @@ DATA_TABLES = (
     "idx_quantity",
     "idx_uri",
     "idx_composite",
+    "idx_fulltext",
     "subscription_state",
     "subscription_event",
     "subscription_cursor",

@@ -14,6 +14,7 @@ import asyncpg
 from fhir_server.search.index import IndexEntries
 from fhir_server.storage.sqlite.index_rows import (
     COMPOSITE_COLUMNS,
+    FULL_TEXT_TABLE,
     INDEX_TABLES,
     SearchKeys,
     composite_columns,
@@ -22,6 +23,7 @@ from fhir_server.storage.sqlite.index_rows import (
 __all__ = [
     "COLUMNS",
     "EMPTY_ARRAYS",
+    "FULL_TEXT_TABLE",
     "INDEX_TABLES",
     "copy_index_records",
     "index_arrays",
@@ -104,8 +106,8 @@ def _rows(keys: SearchKeys, rtype: str, entries: IndexEntries) -> list[list[tupl
 
 
 _WIDTHS = (3, 4, 4, 3, 3, 5, 2, 3 + len(COMPOSITE_COLUMNS))
-# the index parameters of a deletion (no rows: the type key is never used)
-EMPTY_ARRAYS: tuple[Any, ...] = (0, *([[]] * sum(_WIDTHS)))
+# the index parameters of a deletion (no rows: the type key is never used; no words)
+EMPTY_ARRAYS: tuple[Any, ...] = (0, *([[]] * sum(_WIDTHS)), [])
 
 
 def index_arrays(keys: SearchKeys, rtype: str, entries: IndexEntries) -> tuple[Any, ...]:
@@ -117,6 +119,7 @@ def index_arrays(keys: SearchKeys, rtype: str, entries: IndexEntries) -> tuple[A
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
         out.extend(columns)
+    out.append(entries.words)  # the lexemes of the resource's idx_fulltext row, if any
     return tuple(out)
 
 
@@ -133,9 +136,21 @@ def index_records(
             target.extend((t, rid, *row) for row in rows)
         else:
             target.extend((rid, *row) for row in rows)
+    if entries.words:
+        into.setdefault(FULL_TEXT_TABLE, []).append((rid, " ".join(entries.words)))
 
 
 async def copy_index_records(conn: asyncpg.Connection, records: dict[str, list[Any]]) -> None:
-    """COPY the rows index_records gathered (binary COPY: the fastest way in)."""
+    """COPY the rows index_records gathered (binary COPY: the fastest way in); the words
+    by an INSERT that makes their tsvectors."""
     for table, rows in records.items():
+        if table == FULL_TEXT_TABLE:
+            await conn.execute(
+                "INSERT INTO idx_fulltext (rid, words) SELECT u.r,"
+                " array_to_tsvector(string_to_array(u.w, ' '))"
+                " FROM unnest($1::bigint[], $2::text[]) u(r, w)",
+                [rid for rid, _ in rows],
+                [words for _, words in rows],
+            )
+            continue
         await conn.copy_records_to_table(table, records=rows, columns=COLUMNS[table])

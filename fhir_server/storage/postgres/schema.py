@@ -20,6 +20,7 @@ from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
 from fhir_server.search.indexer import INDEX_FORMAT, Indexer
 from fhir_server.storage.postgres.index_rows import (
+    FULL_TEXT_TABLE,
     INDEX_TABLES,
     copy_index_records,
     index_records,
@@ -112,7 +113,7 @@ async def prepare_index(
 async def rebuild(conn: asyncpg.Connection, keys: SearchKeys, indexer: Indexer) -> int:
     """Every current resource's index rows again, in batches of committed transactions."""
     started = time.monotonic()
-    await conn.execute("TRUNCATE " + ", ".join(INDEX_TABLES))
+    await conn.execute("TRUNCATE " + ", ".join((*INDEX_TABLES, FULL_TEXT_TABLE)))
     done = 0
     after = 0
     while True:

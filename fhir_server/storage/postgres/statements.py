@@ -24,8 +24,8 @@ CURRENT_BY_RIDS = (
 def _index_inserts(rid: str, first: int) -> str:
     """Data-modifying CTEs inserting one resource's index rows from unnested arrays.
 
-    `rid`: the SQL of its rid; `first`: the number of the first of the parameters (the
-    type key, then the arrays of index_rows.index_arrays)."""
+    `rid`: the SQL of its rid (a column of the CTE k); `first`: the number of the first of
+    the parameters (the type key, then the arrays of index_rows.index_arrays)."""
     n = first
     t = f"${n}"
 
@@ -58,7 +58,9 @@ def _index_inserts(rid: str, first: int) -> str:
         f" i8 AS (INSERT INTO idx_composite (p, g, n, {', '.join(COMPOSITE_COLUMNS)}, rid)"
         f" SELECT u.*, {rid} FROM unnest({p('integer')}, {p('integer')}, {p('integer')},"
         + ", ".join(p(kind) for kind in _COMPOSITE_TYPES)
-        + ") u)"
+        + ") u),"
+        f" i9 AS (INSERT INTO idx_fulltext (rid, words) SELECT {rid},"
+        f" array_to_tsvector({p('text')}) FROM k WHERE cardinality(${n}::text[]) > 0)"
     )
 
 
@@ -78,6 +80,7 @@ _DELETES = ", ".join(
             "idx_quantity",
             "idx_uri",
             "idx_composite",
+            "idx_fulltext",
         ),
         start=1,
     )

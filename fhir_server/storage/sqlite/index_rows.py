@@ -31,6 +31,9 @@ INDEX_TABLES = (
     "idx_composite",
 )
 
+# the words of _text and _content, an FTS5 table keyed by rowid = rid
+FULL_TEXT_TABLE = "idx_fulltext"
+
 # the columns of an idx_composite row after p, rid, g and n
 COMPOSITE_COLUMNS = (
     "system",
@@ -255,7 +258,13 @@ def insert_rows(
             ],
         )
 
+    if entries.words:
+        conn.execute(
+            "INSERT INTO idx_fulltext (rowid, words) VALUES (?, ?)", (rid, " ".join(entries.words))
+        )
+
 
 def delete_rows(conn: sqlite3.Connection, rid: int) -> None:
     for table in INDEX_TABLES:
         conn.execute(f"DELETE FROM {table} WHERE rid = ?", (rid,))
+    conn.execute("DELETE FROM idx_fulltext WHERE rowid = ?", (rid,))

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from fhir_server.search.fulltext import search_words
 from fhir_server.search.plan import (
     ChainClause,
     Clause,
@@ -34,6 +35,7 @@ from fhir_server.search.plan import (
     CompositeClause,
     DateClause,
     DateRange,
+    FullTextClause,
     HasClause,
     IdClause,
     IndexKind,
@@ -139,6 +141,9 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
                 alternatives.append("r.id = ?")
                 args.append(clause.focus_id)
             where.append(_any(alternatives))
+        elif isinstance(clause, FullTextClause):
+            where.append(FULL_TEXT_SQL)
+            args.append(full_text_query(clause))
         elif isinstance(clause, HasClause):
             # the referring resources are found first; their references name these ids
             inner, inner_args = compile_plan(clause.plan, keys)
@@ -164,6 +169,24 @@ def compile_plan(plan: Plan, keys: SearchKeys, column: str = "r.rid") -> tuple[s
             )
             args.extend((key.bit if query.kind in MASKED else key.id, *query.args))
     return f"SELECT {column} FROM resource r WHERE " + " AND ".join(where), args
+
+
+# _text / _content on the FTS5 table of words (migrations/0006_fulltext.sql). The one
+# argument is the words of each alternative joined by ' ', the alternatives by '|'
+# (full_text_query); the SQL makes the FTS5 query `("w1"* AND "w2"*) OR ("w3"*)` of it.
+# postgres/dialect.py puts its own tsvector condition in its place.
+FULL_TEXT_SQL = (
+    "r.rid IN (SELECT f.rowid FROM idx_fulltext f WHERE idx_fulltext MATCH"
+    " '(\"' || replace(replace(?, ' ', '\"* AND \"'), '|', '\"*) OR (\"') || '\"*)')"
+)
+
+
+def full_text_query(clause: FullTextClause) -> str:
+    """The argument of FULL_TEXT_SQL: the words as the index keeps them (search_words)."""
+    return "|".join(
+        " ".join(search_words(clause.param, word) for word in alternative)
+        for alternative in clause.alternatives
+    )
 
 
 def count_plan(plan: Plan, keys: SearchKeys) -> tuple[str, list[Any]]:
