@@ -18,18 +18,16 @@ from typing import Any
 
 from fhir_server.search.text import normalise
 
-# whole texts are folded once, past normalise's cache (it is for short values)
-_fold = normalise.__wrapped__
-
 FULL_TEXT = frozenset({"_text", "_content"})
 # the mark of a narrative word among a resource's words (`§diabetes`): not a letter or
 # digit, so no word of the text can begin with it; a character of its own to SQLite's
 # FTS5 `ascii` tokenizer and to PostgreSQL's tsvector
 NARRATIVE = "§"
 
-# runs of letters and digits: a word of one character is not worth a row, one of more than
-# 64 (encoded data, hashes) is not a word to look for
-_WORD = re.compile(r"(?<![^\W_])[^\W_]{2,64}(?![^\W_])")
+# runs of letters and digits; a word of one character is not worth keeping, one of more
+# than _LONGEST (encoded data, hashes) is not a word to look for
+_WORD = re.compile(r"[^\W_]+")
+_LONGEST = 64
 # dates, times and instants: their digits are not words anyone searches text for
 _DATE = re.compile(r"\d{4}-\d{2}(-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?)?")
 _TAG = re.compile(r"<[^>]*>")
@@ -57,7 +55,12 @@ _NOT_TEXT = frozenset(
 
 def words(text: str) -> list[str]:
     """The distinct words of a text, folded (search/text.py), in order of appearance."""
-    return list(dict.fromkeys(_WORD.findall(_fold(text))))
+    found: dict[str, None] = {}
+    for word in dict.fromkeys(_WORD.findall(text)):
+        if 1 < len(word) <= _LONGEST:
+            # names and places repeat: normalise's cache serves most of the folding
+            found[word.lower() if word.isascii() else normalise(word)] = None
+    return list(found)
 
 
 def narrative_text(resource: dict[str, Any]) -> str:
