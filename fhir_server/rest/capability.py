@@ -15,6 +15,7 @@ from fhir_server.rest import operations
 from fhir_server.rest.common import begin
 from fhir_server.rest.responses import json_response
 from fhir_server.runtime import Runtime
+from fhir_server.search.composite import composite_param
 from fhir_server.subscriptions.service import running as subscriptions_running
 
 # The interactions the routers of this package serve, for every resource type.
@@ -29,17 +30,57 @@ TYPE_INTERACTIONS = (
     "create",
     "search-type",
 )
-# search parameter types the criteria parser does not take yet
-_UNSERVED_PARAM_TYPES = {"composite", "special"}
-_UNSERVED_PARAMS = {"_text", "_content", "_query", "_filter"}
+# search parameter types the criteria parser does not take (Location near)
+_UNSERVED_PARAM_TYPES = {"special"}
+_UNSERVED_PARAMS = {"_query", "_filter"}
+# what each type of parameter takes besides plain values (search.html#modifiers), said once
+# in rest.documentation (per parameter it would make the statement larger than 1 MB)
+_MODIFIERS = {
+    "string": "Modifiers: :missing, :exact, :contains.",
+    "token": "Modifiers: :missing, :not, :text, :of-type (identifiers), :in and :not-in"
+    " (ValueSets this server can expand), :above and :below (system|code in a CodeSystem"
+    " this server knows, by its hierarchy).",
+    "reference": "Modifiers: :missing, :[type], :identifier; chaining and _has.",
+    "date": "Modifier :missing; prefixes eq ne gt lt ge le sa eb ap.",
+    "number": "Modifier :missing; prefixes eq ne gt lt ge le sa eb ap.",
+    "quantity": "Modifier :missing; prefixes eq ne gt lt ge le sa eb ap;"
+    " number|system|code and number||code-or-unit.",
+    "uri": "Modifiers: :missing, :above, :below.",
+    "composite": "Values a$b (one value per component, in order), matched within one"
+    " repetition of the element; modifier :missing.",
+}
+_SEARCH_DOCUMENTATION = (
+    "Search parameters by type. "
+    + " ".join(f"{kind}: {text}" for kind, text in _MODIFIERS.items())
+    + (
+        " Also _text and _content (simple full text), _contained=false (contained resources"
+        " are not searched), _sort, _include, _revinclude (:iterate), _count, _total,"
+        " _summary, _elements."
+    )
+)
+_FULL_TEXT = (
+    "Simple full text: every word of the value begins a word of the {}, case and accents"
+    " ignored; comma-separated single words are alternatives."
+)
 
 
 def _search_params(definitions: Definitions, rtype: str) -> list[dict[str, Any]]:
-    return [
-        {"name": code, "definition": sp["url"], "type": sp["type"]}
-        for code, sp in sorted(definitions.search_params_for(rtype).items())
-        if sp["type"] not in _UNSERVED_PARAM_TYPES and code not in _UNSERVED_PARAMS
-    ]
+    out = []
+    for code, sp in sorted(definitions.search_params_for(rtype).items()):
+        kind = sp["type"]
+        if kind in _UNSERVED_PARAM_TYPES or code in _UNSERVED_PARAMS:
+            continue
+        if kind == "composite" and composite_param(definitions, rtype, sp) is None:
+            continue
+        entry = {"name": code, "definition": sp["url"], "type": kind}
+        if code == "_text":
+            entry["documentation"] = _FULL_TEXT.format("narrative")
+        elif code == "_content":
+            entry["documentation"] = _FULL_TEXT.format("resource's text")
+        elif kind == "composite":
+            entry["documentation"] = _MODIFIERS[kind]
+        out.append(entry)
+    return out
 
 
 SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system")
@@ -134,6 +175,7 @@ def capability_statement(definitions: Definitions, base: str) -> dict[str, Any]:
         "rest": [
             {
                 "mode": "server",
+                "documentation": _SEARCH_DOCUMENTATION,
                 "resource": resources,
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
                 **({"operation": system_operations} if system_operations else {}),

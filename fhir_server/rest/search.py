@@ -1,10 +1,10 @@
 """search-type: GET /Type?criteria and POST /Type/_search (search.html).
 
 Criteria are everything the search parameter registry knows; the result parameters served
-are _count, _total, _summary, _elements, _sort, _include and _revinclude (with :iterate)
-and the paging cursor. Unknown or unsupported parameters are a 400, or with
-`Prefer: handling=lenient` are left out, named in an OperationOutcome entry, and absent
-from the `self` link.
+are _count, _total, _summary, _elements, _sort, _include and _revinclude (with :iterate),
+_contained=false (the default) and the paging cursor. Unknown or unsupported parameters
+are a 400, or with `Prefer: handling=lenient` are left out, named in an OperationOutcome
+entry, and absent from the `self` link.
 """
 
 from __future__ import annotations
@@ -35,6 +35,25 @@ SERVED_RESULT_PARAMETERS = frozenset(
 INCLUDE_LIMIT = 1000
 CURSOR = "_cursor"
 _FORM = "application/x-www-form-urlencoded"
+
+
+def _contained(name: str, value: str) -> None:
+    """`_contained=false` (search.html#contained): the default, resources matched as
+    themselves. Searching inside contained resources (`true`, `both`, `_containedType`)
+    is not done here: a clear 400 rather than results that leave them out."""
+    if name != "_contained" or value not in ("true", "false", "both"):
+        if name == "_containedType" and value in ("container", "contained"):
+            raise bad_request(
+                "_containedType applies to _contained=true|both, which this server does not"
+                " support",
+                name,
+            )
+        raise bad_request(f"'{name}={value}' is not a valid _contained parameter", name)
+    if value != "false":
+        raise bad_request(
+            f"_contained={value}: this server does not search inside contained resources",
+            name,
+        )
 
 
 async def search_get(request: Request, resource_type: str) -> Response:
@@ -98,6 +117,15 @@ async def _search(
                 skipped.extend(wrong.issues)
                 continue
             shaping.append((name, value))
+        elif code == "_contained" or code == "_containedType":
+            try:
+                _contained(name, value)
+            except FhirError as wrong:
+                if not lenient:
+                    raise
+                skipped.extend(wrong.issues)
+                continue
+            shaping.append((name, value))
         elif code in SERVED_RESULT_PARAMETERS:
             results[code] = value
         elif code in RESULT_PARAMETERS:
@@ -107,7 +135,13 @@ async def _search(
             skipped.extend(problem.issues)
         elif lenient:
             try:
-                parse_criteria(call.runtime.definitions, resource_type, [(name, value)])
+                profiles = call.runtime.profiles
+                parse_criteria(
+                    call.runtime.definitions,
+                    resource_type,
+                    [(name, value)],
+                    terminology=None if profiles is None else profiles.terminology,
+                )
             except FhirError as problem:
                 skipped.extend(problem.issues)
                 continue

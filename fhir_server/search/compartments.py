@@ -7,12 +7,16 @@ names for its type refers to Patient/123; the focal resource is in its own compa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import bad_request, not_found
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.narrowing import Visibility, narrowed
 from fhir_server.search.plan import CompartmentClause, Plan
+
+if TYPE_CHECKING:
+    from fhir_server.terminology.service import Terminology
 
 
 def compartment_params(
@@ -70,10 +74,14 @@ def search_plan(
     base_url: str | None,
     compartment: tuple[str, str] | None,
     visibility: Visibility | None = None,
+    *,
+    terminology: Terminology | None = None,
 ) -> Plan:
     """The plan of a search, in a compartment when one is given, narrowed to what the
     caller may see (what every store runs)."""
-    plan = parse_criteria(definitions, resource_type, criteria, base_url=base_url)
+    plan = parse_criteria(
+        definitions, resource_type, criteria, base_url=base_url, terminology=terminology
+    )
     if compartment is not None:
         plan = in_compartment(definitions, plan, *compartment)
     return narrowed(plan, visibility)

@@ -11,19 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import FhirError, bad_request
-from fhir_server.search.dates import date_range
+from fhir_server.search.composite import composite_param
+from fhir_server.search.dates import EARLIEST, date_range
+from fhir_server.search.fulltext import FULL_TEXT, words
 from fhir_server.search.indexer import IDENTIFIER, OF_TYPE
 from fhir_server.search.numbers import implied_range, parse_decimal
 from fhir_server.search.plan import (
     PREFIXES,
     ChainClause,
     Clause,
+    CompositeClause,
     DateClause,
     DateRange,
+    FullTextClause,
     HasClause,
     IdClause,
     IndexKind,
@@ -46,6 +50,10 @@ from fhir_server.search.plan import (
 )
 from fhir_server.search.references import is_valid_id, local_target
 from fhir_server.search.text import normalise
+from fhir_server.terminology.expansion import CannotExpand
+
+if TYPE_CHECKING:
+    from fhir_server.terminology.service import Terminology
 
 # parameters that shape the result rather than select resources (search.html#return)
 RESULT_PARAMETERS = frozenset(
@@ -64,6 +72,9 @@ RESULT_PARAMETERS = frozenset(
 # parameters of the HTTP exchange, not of the search
 IGNORED_PARAMETERS = frozenset({"_format", "_pretty"})
 
+# codes a token search may expand to (:in, :below, :above), at most
+MAX_CODES = 10000
+
 _INDEX_KINDS: dict[str, IndexKind] = {
     "string": "string",
     "token": "token",
@@ -81,18 +92,21 @@ def parse_criteria(
     criteria: Sequence[tuple[str, str]],
     *,
     base_url: str | None = None,
+    terminology: Terminology | None = None,
 ) -> Plan:
     """The plan of `criteria` (query name/value pairs, decoded) on `resource_type`.
 
     Raises FhirError 400 for an unknown parameter, a modifier the parameter does not have or
     this server does not support, a malformed value, a result parameter (_count, _sort, ...)
     `base_url` makes absolute references to this server match as local ones. Chained
-    parameters and `_has` nest plans of the types they name, to any depth.
+    parameters and `_has` nest plans of the types they name, to any depth. `terminology`
+    (ValueSets and CodeSystems the server knows) serves token `:in`, `:not-in`, `:above`
+    and `:below`; without it they are refused.
     """
     if resource_type not in definitions.resource_types:
         raise bad_request(f"Unknown resource type '{resource_type}'")
     params = definitions.search_params_for(resource_type)
-    context = _Context(definitions, resource_type, base_url)
+    context = _Context(definitions, resource_type, base_url, terminology)
     clauses: list[Clause] = []
     for name, value in criteria:
         code, _, modifier = name.partition(":")
@@ -112,6 +126,9 @@ def parse_criteria(
         if code == "_list":
             clauses.append(_list_clause(name, modifier, value))
             continue
+        if code in FULL_TEXT and code in params:
+            clauses.append(_full_text_clause(name, code, modifier, value))
+            continue
         head, dot, rest = name.partition(".")
         if dot:
             clauses.append(context.chain_clause(name, head, rest, value, params))
@@ -124,10 +141,17 @@ def parse_criteria(
 
 
 class _Context:
-    def __init__(self, definitions: Definitions, resource_type: str, base_url: str | None):
+    def __init__(
+        self,
+        definitions: Definitions,
+        resource_type: str,
+        base_url: str | None,
+        terminology: Terminology | None = None,
+    ):
         self.definitions = definitions
         self.resource_type = resource_type
         self.base_url = base_url
+        self.terminology = terminology
 
     def chain_clause(
         self, name: str, head: str, rest: str, value: str, params: dict[str, dict[str, Any]]
@@ -189,7 +213,11 @@ class _Context:
         """The plan of a chained or _has criterion; its errors name the whole parameter."""
         try:
             return parse_criteria(
-                self.definitions, resource_type, [(criterion, value)], base_url=self.base_url
+                self.definitions,
+                resource_type,
+                [(criterion, value)],
+                base_url=self.base_url,
+                terminology=self.terminology,
             )
         except FhirError as problem:
             diagnostics = "; ".join(issue.diagnostics for issue in problem.issues)
@@ -202,9 +230,14 @@ class _Context:
         if code == "_id":
             return _id_clause(name, modifier, value)
         if code == "_lastUpdated":
+            if modifier == "missing":  # every version has one: all match, or none
+                there = not _boolean(name, value)
+                return LastUpdatedClause((DateRange("ge" if there else "lt", EARLIEST, EARLIEST),))
             if modifier:
                 raise _bad_modifier(name, modifier, "_lastUpdated")
             return LastUpdatedClause(tuple(_date(name, v) for v in _values(name, value)))
+        if kind == "composite" and definition.get("expression"):
+            return self.composite_clause(name, code, modifier, value, definition)
         if kind in ("composite", "special") or not definition.get("expression"):
             raise bad_request(f"Search parameter '{code}' ({kind}) is not supported yet", name)
         index_kind = _INDEX_KINDS.get(str(kind))
@@ -215,6 +248,10 @@ class _Context:
         if index_kind == "string":
             return _string_clause(name, code, modifier, value)
         if index_kind == "token":
+            if modifier in ("in", "not-in"):
+                return self.value_set_clause(name, code, modifier, value)
+            if modifier in ("above", "below"):
+                return self.subsumption_clause(name, code, modifier, value)
             return _token_clause(name, code, modifier, value)
         if index_kind == "reference":
             return self.reference_clause(name, code, modifier, value, definition)
@@ -230,6 +267,93 @@ class _Context:
         if index_kind == "number":
             return NumberClause(code, tuple(_number(name, v) for v in _values(name, value)))
         return QuantityClause(code, tuple(_quantity(name, raw) for raw in _split(value, ",")))
+
+    def composite_clause(
+        self, name: str, code: str, modifier: str, value: str, definition: dict[str, Any]
+    ) -> Clause:
+        """`a$b` per alternative (search.html#composite): each part a value of its
+        component's type, without modifiers; `\\$` is a literal dollar."""
+        composite = composite_param(self.definitions, self.resource_type, definition)
+        if composite is None:
+            raise bad_request(
+                f"Composite search parameter '{code}' has components this server cannot search by",
+                name,
+            )
+        if modifier == "missing":
+            return MissingClause(code, "composite", _boolean(name, value))
+        if modifier:
+            raise _bad_modifier(name, modifier, "composite")
+        alternatives = []
+        for raw in _split(value, ","):
+            parts = _split(raw, "$")
+            if len(parts) != len(composite.components):
+                raise bad_request(
+                    f"'{raw}' is not a value of '{code}': it takes"
+                    f" {len(composite.components)} components separated by '$'",
+                    name,
+                )
+            components = []
+            for part, component in zip(parts, composite.components, strict=True):
+                if not part:
+                    raise bad_request(f"'{raw}' has an empty component for '{code}'", name)
+                own = {"type": component.kind, "expression": component.expression}
+                components.append(self.clause(name, code, "", part, own))
+            alternatives.append(tuple(components))
+        return CompositeClause(code, tuple(alternatives))
+
+    def value_set_clause(self, name: str, code: str, modifier: str, value: str) -> TokenClause:
+        """`:in` / `:not-in` (search.html#token): a coding in (not in) one of the ValueSets
+        named; a ValueSet the server cannot expand is an error naming it."""
+        members: dict[tuple[str, str], None] = {}
+        for url in _values(name, value):
+            if self.terminology is None:
+                raise bad_request(f"':{modifier}' needs the server's terminology", name)
+            try:
+                expansion = self.terminology.expansion(url)
+            except CannotExpand as why:
+                raise bad_request(
+                    f"ValueSet '{url}' cannot be used with ':{modifier}': {why}", name
+                ) from None
+            members.update(dict.fromkeys(sorted(expansion.members)))
+        if not members:
+            raise bad_request(f"The ValueSet(s) '{value}' of '{name}' hold no codes", name)
+        if len(members) > MAX_CODES:
+            raise bad_request(
+                f"The ValueSet(s) '{value}' of '{name}' hold {len(members)} codes;"
+                f" a search takes at most {MAX_CODES}",
+                name,
+            )
+        return TokenClause(code, _coded(members), negate=modifier == "not-in")
+
+    def subsumption_clause(self, name: str, code: str, modifier: str, value: str) -> TokenClause:
+        """`:below` (the code and every code it subsumes) and `:above` (the code and every
+        code that subsumes it) in a CodeSystem the server knows with a hierarchy."""
+        members: dict[tuple[str, str], None] = {}
+        for raw in _split(value, ","):
+            parts = [_unescape(p) for p in _split(raw, "|")]
+            if len(parts) != 2 or not parts[0] or not parts[1]:
+                raise bad_request(f"':{modifier}' takes system|code, not '{raw}'", name)
+            system, wanted = parts
+            known = self.terminology.code_system(system) if self.terminology else None
+            if known is None:
+                raise bad_request(
+                    f"The code system '{system}' is not known here: ':{modifier}' cannot"
+                    " follow its hierarchy",
+                    name,
+                )
+            concept = known.find(wanted)
+            if concept is None:
+                raise bad_request(f"'{wanted}' is not a code of {system}", name)
+            related = (
+                known.descendants(concept.code)
+                if modifier == "below"
+                else known.ancestors(concept.code)
+            )
+            for found in sorted({concept.code, *related}):
+                members[(system, found)] = None
+        if len(members) > MAX_CODES:
+            raise bad_request(f"'{name}' covers more than {MAX_CODES} codes", name)
+        return TokenClause(code, _coded(members))
 
     def reference_clause(
         self, name: str, code: str, modifier: str, value: str, definition: dict[str, Any]
@@ -317,8 +441,6 @@ def _token_clause(name: str, code: str, modifier: str, value: str) -> TokenClaus
         return TokenClause(
             f"{code}{OF_TYPE}", tuple(_of_type(name, raw) for raw in _split(value, ","))
         )
-    if modifier in ("in", "not-in", "above", "below"):
-        raise bad_request(f"Modifier ':{modifier}' of '{code}' is not supported yet", name)
     if modifier not in ("", "not"):
         raise _bad_modifier(name, modifier, "token")
     matches = tuple(_token(name, raw) for raw in _split(value, ","))
@@ -340,6 +462,26 @@ def _token(name: str, raw: str) -> TokenMatch:
     if not system:
         return TokenMatch(code=code, no_system=True)
     return TokenMatch(system=system, code=code or None)
+
+
+def _coded(members: dict[tuple[str, str], None]) -> tuple[TokenMatch, ...]:
+    """Token matches of (system, code) pairs: a coding with that system and code, or a
+    value of a `code` element (Patient.gender: no system of its own) with one of the codes."""
+    with_system = [TokenMatch(system=system, code=code) for system, code in members]
+    codes = dict.fromkeys(code for _, code in members)
+    return (*with_system, *(TokenMatch(code=code, no_system=True) for code in codes))
+
+
+def _full_text_clause(name: str, code: str, modifier: str, value: str) -> FullTextClause:
+    """`_text` / `_content` (search.html#text): every word of a value begins a word of the
+    narrative / of the resource's text, case and accents folded; comma-separated values
+    are alternatives (OR)."""
+    if modifier:
+        raise _bad_modifier(name, modifier, code)
+    alternatives = tuple(tuple(words(text)) for text in _values(name, value))
+    if any(not found for found in alternatives):
+        raise bad_request(f"'{name}' has a value without words: '{value}'", name)
+    return FullTextClause(code, alternatives)
 
 
 def _list_clause(name: str, modifier: str, value: str) -> HasClause:

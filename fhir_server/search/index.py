@@ -8,6 +8,7 @@ store these rows in their index tables; the search layer queries them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -26,3 +27,9 @@ class IndexEntries:
     quantities: list[tuple[str, float, float, str | None, str | None]] = field(default_factory=list)
     # (param, value)
     uris: list[tuple[str, str]] = field(default_factory=list)
+    # composite parameters: (param, item number, component position, component type, the
+    # component's row of its type without the param), e.g. ("code-value-quantity", 0, 1,
+    # "quantity", (low, high, system, code)); components match within one item number
+    composites: list[tuple[str, int, int, str, tuple[Any, ...]]] = field(default_factory=list)
+    # _content and _text: the resource's distinct words (search/fulltext.py)
+    words: list[str] = field(default_factory=list)

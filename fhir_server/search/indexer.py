@@ -15,9 +15,12 @@ parameter type (search.html#ptypes):
   with their system and code (the unit when there is no code), Money with its currency
 - uri: uri, url, canonical
 
-Composite parameters are not indexed yet: they come with the search issue, which decides how
-their components are paired. `special` parameters (Location `near`) have no generic rule,
-and `_text`, `_content`, `_query`, `_filter` are not index parameters.
+- words of `_text` and `_content` (search/fulltext.py)
+- composite: per item the composite's expression selects, each component's rows of its
+  own type, numbered by item (search/composite.py), so that `a$b` matches within one item
+
+`special` parameters (Location `near`) have no generic rule, and `_query`, `_filter` are
+not index parameters.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from typing import Any
 from fhir_server.definitions import Definitions
 from fhir_server.fhirpath import CompiledExpression, compile_expression
 from fhir_server.fhirpath.compiled import Step
+from fhir_server.search.composite import CompositeParam, composite_param
 from fhir_server.search.dates import EARLIEST, LATEST, date_range
+from fhir_server.search.fulltext import full_text_words
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.numbers import stored_range
 from fhir_server.search.references import local_target
@@ -38,10 +43,10 @@ from fhir_server.search.text import normalise
 
 log = logging.getLogger(__name__)
 
-SKIPPED_TYPES = frozenset({"composite", "special"})
+SKIPPED_TYPES = frozenset({"special"})
 # The version of what extract() makes of a value: raise it whenever a change to the
 # indexer changes the rows of existing resources, so stores rebuild them at start.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 # suffixes of the derived token rows (see Indexer.derived)
 IDENTIFIER = ":identifier"
 OF_TYPE = ":of-type"
@@ -50,6 +55,8 @@ SKIPPED_CODES = frozenset({"_text", "_content", "_query", "_filter"})
 # HumanName/Address members that are not text to search by
 _NOT_TEXT = frozenset({"use", "type", "period", "extension", "id", "modifierExtension"})
 _CURRENCY_SYSTEM = "urn:iso:std:iso:4217"
+# ContactPoint.system codes (search.html#token: a ContactPoint's token has no system)
+_CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
 _INFINITY = float("inf")
 
 Adder = Callable[[str, list[Any], IndexEntries], None]
@@ -88,6 +95,10 @@ class Indexer:
             "uri": _add_uris,
         }
         self._failed: set[str] = set()
+        # per type: the composite parameters with the compiled step selecting their items
+        self._composites: dict[str, tuple[tuple[CompositeParam, Step], ...]] = {}
+        # per type: whether it has _text, _content
+        self._words: dict[str, tuple[bool, bool]] = {}
 
     def params(self, resource_type: str) -> tuple[IndexedParam, ...]:
         """The parameters indexed for a type (compiled on first use)."""
@@ -96,12 +107,29 @@ class Indexer:
             params = tuple(
                 IndexedParam(code, kind, compile_expression(expression, resource_type))
                 for code, kind, expression in self.indexed(resource_type)
+                if kind != "composite"
             )
             self._params[resource_type] = params
             self._runs[resource_type] = tuple(
                 (p.code, p.expression.step, self._adders[p.type]) for p in params
             )
+            full_text = self._full_text(resource_type)
+            self._words[resource_type] = ("_text" in full_text, "_content" in full_text)
+            self._composites[resource_type] = tuple(
+                (composite, compile_expression(composite.expression, resource_type).step)
+                for composite in self.composites(resource_type).values()
+            )
         return params
+
+    def composites(self, resource_type: str) -> dict[str, CompositeParam]:
+        """The composite parameters of a type that can be indexed (see search/composite.py)."""
+        found = {}
+        for code, definition in self._definitions.search_params_for(resource_type).items():
+            if definition.get("type") == "composite":
+                composite = composite_param(self._definitions, resource_type, definition)
+                if composite is not None:
+                    found[code] = composite
+        return found
 
     def indexed(self, resource_type: str) -> list[tuple[str, str, str]]:
         """(code, type, expression) of the parameters indexed for a type, not compiled."""
@@ -113,7 +141,13 @@ class Indexer:
                 continue
             if kind in self._adders and code not in SKIPPED_CODES:
                 found.append((code, kind, expression))
+        for code, composite in self.composites(resource_type).items():
+            found.append((code, "composite", composite.signature()))
         return found
+
+    def _full_text(self, resource_type: str) -> tuple[str, ...]:
+        params = self._definitions.search_params_for(resource_type)
+        return tuple(code for code in ("_text", "_content") if code in params)
 
     def derived(self, resource_type: str) -> list[tuple[str, str, str]]:
         """(code, type, expression) of the token rows the indexer derives besides the
@@ -150,8 +184,44 @@ class Indexer:
                 if key not in self._failed:
                     self._failed.add(key)
                     log.debug("cannot index %s of %s: %s", code, resource_type, exc)
+        text, content = self._words[resource_type]
+        if text or content:
+            entries.words = full_text_words(resource, text, content)
+        for composite, select in self._composites[resource_type]:
+            try:
+                self._add_composite(composite, select(start, resource), resource, entries)
+            except Exception as exc:
+                key = f"{resource_type}.{composite.code}"
+                if key not in self._failed:
+                    self._failed.add(key)
+                    log.debug("cannot index %s of %s: %s", composite.code, resource_type, exc)
         _deduplicate(entries)
         return entries
+
+    def _add_composite(
+        self,
+        composite: CompositeParam,
+        items: list[Any],
+        resource: dict[str, Any],
+        out: IndexEntries,
+    ) -> None:
+        """Each item's component rows, numbered by item; an item lacking a component adds
+        nothing (it cannot match a value that names every component)."""
+        code = composite.code
+        for group, item in enumerate(items):
+            rows: list[tuple[str, int, int, str, tuple[Any, ...]]] = []
+            for position, component in enumerate(composite.components):
+                values = component.read(item, resource)
+                found = IndexEntries()
+                if values:
+                    self._adders[component.kind](code, values, found)
+                table = _TABLE_OF[component.kind]
+                own = [row for row in getattr(found, table) if row[0] == code]
+                if not own:
+                    rows = []
+                    break
+                rows.extend((code, group, position, component.kind, row[1:]) for row in own)
+            out.composites.extend(rows)
 
     def _add_references(self, code: str, values: list[Any], out: IndexEntries) -> None:
         for value in values:
@@ -168,8 +238,20 @@ class Indexer:
                 _add_token_object(f"{code}{IDENTIFIER}", identifier, out.tokens, of_type=False)
 
 
+# the IndexEntries list of each parameter type
+_TABLE_OF = {
+    "string": "strings",
+    "token": "tokens",
+    "reference": "references",
+    "date": "dates",
+    "number": "numbers",
+    "quantity": "quantities",
+    "uri": "uris",
+}
+
+
 def _deduplicate(entries: IndexEntries) -> None:
-    for name in ("strings", "tokens", "references", "dates", "numbers", "quantities", "uris"):
+    for name in (*_TABLE_OF.values(), "composites"):
         rows = getattr(entries, name)
         if len(rows) > 1:
             setattr(entries, name, list(dict.fromkeys(rows)))
@@ -253,7 +335,8 @@ def _add_token_object(
         if not identifier:
             return
         system = value.get("system")
-        if system.__class__ is not str or not system:
+        if system.__class__ is not str or not system or system in _CONTACT_SYSTEMS:
+            # a ContactPoint's system (phone, email) is its kind, not a token system
             system = None
         kind = value.get("type")
         text = kind.get("text") if kind.__class__ is dict else None
@@ -378,6 +461,11 @@ def _add_quantities(code: str, values: list[Any], out: IndexEntries) -> None:
             high = _INFINITY
         system, unit = _unit(value)
         rows.append((code, low, high, system, unit))
+        written = _text_or_none(value.get("unit"))
+        if written is not None and written != unit:
+            # `5||°C` matches the unit as written too; a row without a system, so that
+            # `5|system|code` still compares the code only (search.html#quantity)
+            rows.append((code, low, high, None, written))
 
 
 def _unit(quantity: dict[str, Any]) -> tuple[str | None, str | None]:

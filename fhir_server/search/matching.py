@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from fhir_server.search.fulltext import search_words
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.plan import (
     AnyOfClause,
     ChainClause,
     Clause,
     CompartmentClause,
+    CompositeClause,
     DateClause,
     DateRange,
+    FullTextClause,
     HasClause,
     IdClause,
     LastUpdatedClause,
@@ -45,7 +48,9 @@ def plan_params(plan: Plan) -> frozenset[str]:
     for clause in plan.clauses:
         if isinstance(clause, CompartmentClause):
             params.update(clause.params)
-        elif not isinstance(clause, IdClause | LastUpdatedClause | HasClause | AnyOfClause):
+        elif not isinstance(
+            clause, IdClause | LastUpdatedClause | HasClause | AnyOfClause | FullTextClause
+        ):
             params.add(clause.param)
     return frozenset(params)
 
@@ -113,7 +118,49 @@ def _holds(clause: Clause, resource: dict[str, Any], entries: IndexEntries, upda
             row[0] in clause.params and row[1] == clause.compartment and row[2] == clause.focus_id
             for row in entries.references
         )
+    if isinstance(clause, FullTextClause):
+        return any(
+            all(
+                any(w.startswith(search_words(clause.param, word)) for w in entries.words)
+                for word in alternative
+            )
+            for alternative in clause.alternatives
+        )
+    if isinstance(clause, CompositeClause):
+        items = _composite_items(entries, clause.param)
+        return any(
+            all(
+                _holds(component, resource, item.get(position, _NO_ROWS), updated)
+                for position, component in enumerate(alternative)
+            )
+            for item in items
+            for alternative in clause.alternatives
+        )
     raise TypeError(f"{type(clause).__name__} cannot be matched in memory (see in_memory)")
+
+
+_NO_ROWS = IndexEntries()
+_LISTS = {
+    "string": "strings",
+    "token": "tokens",
+    "reference": "references",
+    "date": "dates",
+    "number": "numbers",
+    "quantity": "quantities",
+    "uri": "uris",
+}
+
+
+def _composite_items(entries: IndexEntries, param: str) -> list[dict[int, IndexEntries]]:
+    """Per item of a composite parameter, per component position, the component's rows as
+    rows of its own type (so that each component is matched like a plain clause)."""
+    items: dict[int, dict[int, IndexEntries]] = {}
+    for code, group, position, kind, row in entries.composites:
+        if code != param:
+            continue
+        found = items.setdefault(group, {}).setdefault(position, IndexEntries())
+        getattr(found, _LISTS[kind]).append((code, *row))
+    return list(items.values())
 
 
 def _rows(entries: IndexEntries, kind: str, param: str) -> list[tuple[Any, ...]]:
@@ -125,6 +172,7 @@ def _rows(entries: IndexEntries, kind: str, param: str) -> list[tuple[Any, ...]]
         "number": entries.numbers,
         "quantity": entries.quantities,
         "uri": entries.uris,
+        "composite": entries.composites,
     }
     return [row for row in tables[kind] if row[0] == param]
 
@@ -227,8 +275,8 @@ def _number_holds(search: NumberRange, low: float, high: float) -> bool:
     return {
         "gt": high > value,
         "lt": low < value,
-        "ge": high >= value,
+        "ge": high > value or low >= value,
         "le": low <= value,
-        "sa": low > value,
-        "eb": high < value,
+        "sa": low >= search.high,
+        "eb": high <= search.low and low < search.low,
     }[prefix]

@@ -16,7 +16,9 @@ Prefix = Literal["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"]
 PREFIXES: frozenset[str] = frozenset({"eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"})
 
 # the index a clause reads (one table or collection per kind in a store)
-IndexKind = Literal["string", "token", "reference", "date", "number", "quantity", "uri"]
+IndexKind = Literal[
+    "string", "token", "reference", "date", "number", "quantity", "uri", "composite"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +41,11 @@ class NumberRange:
     """A number with its prefix; low..high is the range its precision implies.
 
     eq: row within low..high; ne: not eq; ap: row overlaps low..high (±10 % of the value);
-    gt/lt/ge/le compare the row's range with the value itself: gt row.high > value,
-    lt row.low < value, ge row.high >= value, le row.low <= value; sa and eb ask that the
+    gt/lt/ge/le compare the row's range [low, high) (a point when low == high: a stored
+    integer) with the value itself: gt row.high > value, lt row.low < value,
+    ge row.high > value or row.low >= value, le row.low <= value; sa and eb ask that the
     row lies wholly after (before) the searched range (search.html#prefix: the ranges do
-    not overlap): sa row.low >= high, eb row.high <= low.
+    not overlap): sa row.low >= high, eb row.high <= low and row.low < low.
     """
 
     prefix: Prefix
@@ -204,6 +207,26 @@ class AnyOfClause:
     clauses: tuple[Clause, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class FullTextClause:
+    """`_text` / `_content` (search.html#text): for one of the alternatives (OR), every
+    word (folded, search/fulltext.py) begins a word of the narrative / of the resource."""
+
+    param: str
+    alternatives: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeClause:
+    """A composite parameter (search.html#composite): some ONE item the parameter selects
+    (an Observation.component, a useContext) has a value for every component. Each
+    alternative (comma-separated values: OR) holds one clause per component, in component
+    order, each naming the composite parameter and holding a single value of its type."""
+
+    param: str
+    alternatives: tuple[tuple[Clause, ...], ...]
+
+
 Clause = (
     IdClause
     | AnyOfClause
@@ -219,6 +242,8 @@ Clause = (
     | ChainClause
     | HasClause
     | CompartmentClause
+    | CompositeClause
+    | FullTextClause
 )
 
 

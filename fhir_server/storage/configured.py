@@ -5,6 +5,7 @@ from __future__ import annotations
 from fhir_server.config import Settings
 from fhir_server.definitions import Definitions
 from fhir_server.storage.port import Storage
+from fhir_server.validation.profile import load_profile_validator
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -15,6 +16,9 @@ def uses_postgres(settings: Settings) -> bool:
 
 def storage_for(settings: Settings, definitions: Definitions) -> Storage:
     base_url = settings.base_url or None
+    # token :in/:not-in/:above/:below search the ValueSets and CodeSystems the validator
+    # knows (one registry per process and folders: the app's validator is this one)
+    terminology = load_profile_validator(definitions, tuple(settings.conformance_dirs)).terminology
     if settings.database_url and not uses_postgres(settings):
         raise ValueError(
             f"FHIR_SERVER_DATABASE_URL must start with postgresql:// (or be empty for the"
@@ -29,6 +33,7 @@ def storage_for(settings: Settings, definitions: Definitions) -> Storage:
             pool_max=settings.database_pool_size,
             pool_min=min(2, settings.database_pool_size),
             base_url=base_url,
+            terminology=terminology,
         )
     from fhir_server.storage.sqlite import SqliteStorage
 
@@ -38,6 +43,7 @@ def storage_for(settings: Settings, definitions: Definitions) -> Storage:
         synchronous=settings.sqlite_synchronous,
         group_commit_max=settings.sqlite_group_commit_max,
         base_url=base_url,
+        terminology=terminology,
     )
 
 

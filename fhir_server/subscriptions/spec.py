@@ -19,6 +19,8 @@ from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.matching import in_memory, plan_params
 from fhir_server.search.plan import Plan
 from fhir_server.subscriptions.topics import Topic, TopicRegistry
+from fhir_server.terminology.service import Terminology
+from fhir_server.validation.profile import load_profile_validator
 
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
 FILTER_CRITERIA = BACKPORT + "backport-filter-criteria"
@@ -95,6 +97,8 @@ def read_spec(
     base_url: str | None = None,
 ) -> SubscriptionSpec:
     """The runnable form of a Subscription, or SpecError naming what cannot run."""
+    # token :in/:below in criteria expand here, once, through the server's terminology
+    terminology = load_profile_validator(definitions, tuple(settings.conformance_dirs)).terminology
     criteria = resource.get("criteria")
     if not isinstance(criteria, str) or not criteria.strip():
         raise SpecError("Subscription.criteria is required", "Subscription.criteria")
@@ -103,7 +107,9 @@ def read_spec(
     classic: Plan | None = None
     filters: list[Plan] = []
     if _is_search(criteria, definitions):
-        classic = _search_plan(criteria, definitions, base_url, "Subscription.criteria")
+        classic = _search_plan(
+            criteria, definitions, base_url, "Subscription.criteria", terminology
+        )
     else:
         topic = topics.find(criteria)
         if topic is None:
@@ -114,7 +120,7 @@ def read_spec(
             )
         where = "Subscription._criteria.extension"
         for text in _extension(resource.get("_criteria"), FILTER_CRITERIA):
-            plan = _search_plan(str(text), definitions, base_url, where)
+            plan = _search_plan(str(text), definitions, base_url, where, terminology)
             if plan.resource_type not in topic.resource_types():
                 raise SpecError(
                     f"filter '{text}': topic {topic.url} has no trigger on {plan.resource_type}",
@@ -185,13 +191,23 @@ def _is_search(criteria: str, definitions: Definitions) -> bool:
     return head in definitions.resource_types
 
 
-def _search_plan(text: str, definitions: Definitions, base_url: str | None, where: str) -> Plan:
+def _search_plan(
+    text: str,
+    definitions: Definitions,
+    base_url: str | None,
+    where: str,
+    terminology: Terminology | None = None,
+) -> Plan:
     head, _, query = text.partition("?")
     if head not in definitions.resource_types:
         raise SpecError(f"'{text}' does not start with a resource type", where)
     try:
         plan = parse_criteria(
-            definitions, head, parse_qsl(query, keep_blank_values=True), base_url=base_url
+            definitions,
+            head,
+            parse_qsl(query, keep_blank_values=True),
+            base_url=base_url,
+            terminology=terminology,
         )
     except FhirError as exc:
         raise SpecError(f"'{text}': {exc}", where) from exc

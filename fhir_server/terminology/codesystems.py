@@ -59,6 +59,20 @@ class CodeSystemIndex:
                     stack.append(child)
         return out
 
+    def ancestors(self, code: str) -> set[str]:
+        """The codes that subsume `code` (its parents, theirs, ...)."""
+        out: set[str] = set()
+        stack = [code]
+        while stack:
+            concept = self.concepts.get(stack.pop())
+            if concept is None:
+                continue
+            for parent in concept.parents:
+                if parent not in out:
+                    out.add(parent)
+                    stack.append(parent)
+        return out
+
 
 def index_code_system(resource: dict[str, Any]) -> CodeSystemIndex:
     concepts: dict[str, Concept] = {}

@@ -106,4 +106,5 @@ def test_capability_lists_search(client: TestClient) -> None:
     assert "search-type" in {i["code"] for i in patient_entry["interaction"]}
     names = {p["name"] for p in patient_entry["searchParam"]}
     assert {"identifier", "family", "birthdate", "_id", "_lastUpdated"} <= names
-    assert "_text" not in names
+    assert {"_text", "_content"} <= names
+    assert "_query" not in names

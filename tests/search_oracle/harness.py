@@ -23,6 +23,7 @@ from fhir_server.storage.port import RequestContext, Transaction
 from tests.conftest import shared_path
 from tests.support.search_oracle import Oracle
 from tests.support.search_oracle.definitions import Registry, load_registry
+from tests.support.search_oracle.terminology import Terminology, load_terminology
 
 BASE_URL = "http://testserver"
 BATCH = 500
@@ -32,13 +33,19 @@ def registry() -> Registry:
     return load_registry(shared_path("core/hl7.fhir.r4.core-4.0.1.tgz"))
 
 
+def terminology() -> Terminology:
+    """The core package's and the project's own (terminology/) code systems and value sets."""
+    folder = Path(__file__).resolve().parents[2] / "terminology"
+    return load_terminology(shared_path("core/hl7.fhir.r4.core-4.0.1.tgz"), folder)
+
+
 class Loaded:
     """The client of a server holding a data set, and the oracle over the stored JSON."""
 
     def __init__(self, client: TestClient, stored: list[dict[str, Any]]) -> None:
         self.client = client
         self.stored = stored
-        self.oracle = Oracle(stored, registry(), BASE_URL)
+        self.oracle = Oracle(stored, registry(), BASE_URL, terminology=terminology())
 
     def server_ids(self, resource_type: str, criteria: Sequence[tuple[str, str]]) -> set[str]:
         """The ids a search over HTTP finds, every page followed."""

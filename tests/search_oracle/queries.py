@@ -17,11 +17,15 @@ from hypothesis import strategies as st
 from tests.support.search_oracle import Oracle
 from tests.support.search_oracle import values as v
 from tests.support.search_oracle.definitions import Param
+from tests.support.search_oracle.paths import select_in
+from tests.support.search_oracle.terminology import Terminology
 
 Criterion = tuple[str, str]
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 KINDS = ("string", "token", "reference", "date", "number", "quantity", "uri")
+# composites whose components are all of these types are drawn too
+COMPONENT_KINDS = frozenset({"string", "token", "date", "number", "quantity", "uri"})
 # parameters the oracle does not model as the server does on purpose (see README)
 SKIPPED = frozenset({"_text", "_content", "_query", "_filter", "_list", "_has", "_type"})
 
@@ -44,7 +48,10 @@ class QueryMaker:
         return [
             p
             for code, p in sorted(self.oracle.registry.params.get(resource_type, {}).items())
-            if p.type in KINDS
+            if (
+                p.type in KINDS
+                or (p.type == "composite" and {k for k, _ in p.components} <= COMPONENT_KINDS)
+            )
             and p.expression
             and code not in SKIPPED
             and code != "_id"  # drawn on its own: an id, not a token's forms
@@ -55,8 +62,29 @@ class QueryMaker:
         """The parameters the resource has values for, with the raw selected values."""
         out = []
         for param in self.params(resource["resourceType"]):
-            if self.oracle.search_values(resource, param):
+            if self._has_values(resource, param):
                 out.append((param, self.oracle.selected(resource, param)))
+        return out
+
+    def _has_values(self, resource: dict[str, Any], param: Param) -> bool:
+        if param.type == "composite":
+            return bool(self._composite_items(resource, param))
+        return bool(self.oracle.search_values(resource, param))
+
+    def _composite_items(self, resource: dict[str, Any], param: Param) -> list[list[list[Any]]]:
+        """Per item of a composite with a value for every component: each component's raw
+        selected values."""
+        out = []
+        for path, item in self.oracle.composite_items(resource, param):
+            found = [
+                select_in(path, expression, item, resource) for _, expression in param.components
+            ]
+            typed = [
+                self.oracle.component_values(resource, path, item, kind, expression)
+                for kind, expression in param.components
+            ]
+            if all(typed):
+                out.append(found)
         return out
 
     # strategies ----------------------------------------------------------------------------
@@ -148,7 +176,7 @@ class QueryMaker:
         if draw(st.integers(0, 3)) == 0:  # OR: another value of this parameter
             others = sorted(self.oracle.by_type[resource["resourceType"]].values(), key=_key)
             other = draw(st.sampled_from(others))
-            if self.oracle.search_values(other, param):
+            if self._has_values(other, param):
                 extra_modifier, extra = maker(draw, param, other)
                 if extra_modifier == modifier and modifier != "missing":
                     value = f"{value},{extra}"
@@ -186,6 +214,10 @@ class QueryMaker:
         )
         code = escape(token.code or "")
         system = escape(token.system or "")
+        if how in ("code", "system|code") and draw(st.booleans()):
+            coded = self._coded(draw, token)
+            if coded is not None:
+                return coded
         if how == "text" and token.texts:
             text = draw(st.sampled_from(token.texts))
             return "text", escape(v.fold(text[: draw(st.integers(1, len(text)))]))
@@ -202,6 +234,77 @@ class QueryMaker:
         if code:
             return "", code
         return "", f"{system}|"
+
+    def _coded(self, draw: Draw, token: v.Token) -> tuple[str, str] | None:
+        """:in / :not-in a value set with codes of the token's system, or :below / :above a
+        code related to it in its code system's hierarchy (None when there is none)."""
+        terminology = self.oracle.terminology
+        if terminology is None or not token.system or not token.code:
+            return None
+        known = terminology.code_systems.get(token.system)
+        if draw(st.booleans()) and known is not None and known.hierarchical():
+            if token.code not in known.codes():
+                return None
+            modifier = draw(st.sampled_from(["below", "above"]))
+            if modifier == "below":  # an ancestor (found), or the code itself
+                targets = sorted({token.code, *known.ancestors(token.code)})
+            else:  # a code below it (found), or any code of the system (often not)
+                below = [c for c in sorted(known.codes()) if known.subsumes(token.code, c)]
+                targets = below if draw(st.booleans()) else sorted(known.codes())
+            target = draw(st.sampled_from(targets))
+            return modifier, f"{escape(token.system)}|{escape(target)}"
+        urls = _value_sets_with(terminology, token.system)
+        if not urls:
+            return None
+        return draw(st.sampled_from(["in", "not-in"])), escape(draw(st.sampled_from(urls)))
+
+    def _composite(self, draw: Draw, param: Param, resource: dict[str, Any]) -> tuple[str, str]:
+        """`a$b` from one item's values, or sometimes the first component from one item and
+        the others from another item (which must not match unless some item has both)."""
+        items = self._composite_items(resource, param)
+        chosen = draw(st.sampled_from(items))
+        if len(items) > 1 and draw(st.integers(0, 2)) == 0:
+            other = draw(st.sampled_from(items))
+            chosen = [chosen[0], *other[1:]]
+        parts = [
+            self._component(draw, kind, raw)
+            for (kind, _), raw in zip(param.components, chosen, strict=True)
+        ]
+        return "", "$".join(parts)
+
+    def _component(self, draw: Draw, kind: str, raw: list[Any]) -> str:
+        if kind == "token":
+            tokens = [t for t in v.tokens(raw) if t.code]
+            if not tokens:
+                return "no-such-code"
+            token = draw(st.sampled_from(tokens))
+            code = escape(token.code or "")
+            if token.system and draw(st.booleans()):
+                return f"{escape(token.system)}|{code}"
+            return code + draw(st.sampled_from(["", "", "", "x"]))
+        if kind == "quantity":
+            quantity = draw(st.sampled_from(v.quantities(raw)))
+            number = quantity.number
+            if not number.low.is_finite() or not number.high.is_finite():
+                number = v.Number(number.value, number.value, True, number.value)
+            text = draw(st.sampled_from(["", *PREFIXES])) + _number_text(draw, number)
+            if quantity.system and quantity.code and draw(st.booleans()):
+                return f"{text}|{escape(quantity.system)}|{escape(quantity.code)}"
+            return text
+        if kind == "number":
+            number = draw(st.sampled_from(v.numbers(raw)))
+            return draw(st.sampled_from(["", *PREFIXES])) + _number_text(draw, number)
+        if kind == "date":
+            texts = _date_texts(raw)
+            if not texts:
+                return "1900"
+            text = draw(st.sampled_from(texts))
+            cuts = [c for c in (text[:4], text[:7], text[:10], text) if v.date_range(c)]
+            return draw(st.sampled_from(["", *PREFIXES])) + draw(st.sampled_from(cuts))
+        if kind == "string":
+            text = draw(st.sampled_from(v.strings(raw)))
+            return escape(v.fold(text[: draw(st.integers(1, len(text)))]))
+        return escape(draw(st.sampled_from(v.uris(raw))))
 
     def _reference(self, draw: Draw, param: Param, resource: dict[str, Any]) -> tuple[str, str]:
         text = draw(st.sampled_from(self.oracle.search_values(resource, param)))
@@ -269,6 +372,23 @@ class QueryMaker:
         if how == "miss":
             return "", escape(text + "x")
         return "", escape(text)
+
+
+_WITH_SYSTEM: dict[str, list[str]] = {}
+
+
+# the server searches by at most this many codes at once (more is a 400, by design)
+_MAX_CODES = 10_000
+
+
+def _value_sets_with(terminology: Terminology, system: str) -> list[str]:
+    if system not in _WITH_SYSTEM:
+        _WITH_SYSTEM[system] = [
+            url
+            for url in terminology.value_sets_with(system)
+            if len(terminology.members(url) or ()) <= _MAX_CODES
+        ]
+    return _WITH_SYSTEM[system]
 
 
 def _key(resource: dict[str, Any]) -> str:

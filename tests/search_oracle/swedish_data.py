@@ -224,4 +224,58 @@ def resources(seed: int = 20261124, patients: int = 120) -> list[bytes]:
                 },
                 {"PROBABILITY": _decimal(rng, 0, 1)},
             )
+    _panels(random.Random(seed + 1), patients, add)
     return out
+
+
+def _panels(rng: random.Random, patients: int, add: Any) -> None:
+    """Blood pressure panels (composite search: a code and a value of ONE component) and
+    coded findings, from a generator of their own so that the data above stays as it is."""
+    for p in range(patients):
+        for n in range(rng.randint(0, 2)):
+            systolic, diastolic = rng.randint(90, 190), rng.randint(50, 120)
+            components = [
+                ("8480-6", "Systoliskt blodtryck", systolic),
+                ("8462-4", "Diastoliskt blodtryck", diastolic),
+            ]
+            rng.shuffle(components)
+            add(
+                {
+                    "resourceType": "Observation",
+                    "id": f"bp{p}-{n}",
+                    "status": "final",
+                    "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
+                    "subject": {"reference": f"Patient/pat{p}"},
+                    "effectiveDateTime": _date(rng, 2018, 2025),
+                    "component": [
+                        {
+                            "code": {"coding": [{"system": LOINC, "code": code, "display": text}]},
+                            "valueQuantity": {
+                                "value": value,
+                                "unit": "mmHg",
+                                "system": UCUM,
+                                "code": "mm[Hg]",
+                            },
+                        }
+                        for code, text, value in components
+                    ],
+                }
+            )
+        if rng.random() < 0.3:
+            add(
+                {
+                    "resourceType": "Observation",
+                    "id": f"smoke{p}",
+                    "status": "final",
+                    "code": {"coding": [{"system": LOINC, "code": "72166-2"}]},
+                    "subject": {"reference": f"Patient/pat{p}"},
+                    "valueCodeableConcept": {
+                        "coding": [
+                            {
+                                "system": SNOMED,
+                                "code": rng.choice(["8517006", "266919005", "77176002"]),
+                            }
+                        ]
+                    },
+                }
+            )

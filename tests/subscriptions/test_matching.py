@@ -14,6 +14,7 @@ from fhir_server.search.indexer import Indexer
 from fhir_server.search.matching import matches, plan_params
 from fhir_server.storage.port import RequestContext, StoredVersion, Transaction
 from fhir_server.storage.sqlite import SqliteStorage
+from fhir_server.validation.profile import load_profile_validator
 from tests.conftest import read_tgz_json, shared_path
 
 TYPES = ("Patient", "Observation", "Encounter", "Communication", "ValueSet")
@@ -50,6 +51,20 @@ CRITERIA: list[tuple[str, str]] = [
     ("ValueSet", "url:below=http://hl7.org/fhir/ValueSet"),
     ("ValueSet", "url=http://hl7.org/fhir/ValueSet/example-extensional"),
     ("ValueSet", "url:above=http://hl7.org/fhir/ValueSet/example-extensional/x/y"),
+    # composites: the components within one component (or the Observation itself)
+    ("Observation", "component-code-value-quantity=http://loinc.org|8480-6$gt100"),
+    ("Observation", "component-code-value-quantity=8480-6$lt100,8462-4$gt50"),
+    ("Observation", "component-code-value-quantity=8480-6$60"),
+    ("Observation", "combo-code-value-quantity=8480-6$107"),
+    ("Observation", "code-value-quantity=http://loinc.org|29463-7$gt100||lbs"),
+    ("Observation", "component-code-value-quantity:missing=false"),
+    # terminology, and full text
+    ("Patient", "gender:in=http://hl7.org/fhir/ValueSet/administrative-gender"),
+    ("Patient", "gender:not-in=http://hl7.org/fhir/ValueSet/administrative-gender"),
+    ("Encounter", "class:below=http://terminology.hl7.org/CodeSystem/v3-ActCode|_ActEncounterCode"),
+    ("Observation", "_text=weight"),
+    ("Observation", "_content=body weight"),
+    ("Patient", "_content=peter,chalmers"),
 ]
 
 
@@ -63,7 +78,11 @@ def loaded(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         if isinstance(body, dict) and body.get("resourceType") in TYPES and body.get("id")
     ]
     loop = asyncio.new_event_loop()
-    store = SqliteStorage(Path(tmp_path_factory.mktemp("match")) / "s.sqlite3", definitions)
+    store = SqliteStorage(
+        Path(tmp_path_factory.mktemp("match")) / "s.sqlite3",
+        definitions,
+        terminology=load_profile_validator(definitions).terminology,
+    )
     loop.run_until_complete(store.start())
 
     async def job(tx: Transaction) -> list[StoredVersion]:
@@ -79,7 +98,12 @@ def loaded(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 def test_matching_agrees_with_search(loaded, resource_type: str, query: str) -> None:  # type: ignore[no-untyped-def]
     definitions, store, loop, versions = loaded
     criteria = [tuple(part.split("=", 1)) for part in query.split("&")]
-    plan = parse_criteria(definitions, resource_type, criteria)
+    plan = parse_criteria(
+        definitions,
+        resource_type,
+        criteria,
+        terminology=load_profile_validator(definitions).terminology,
+    )
     found = loop.run_until_complete(
         store.search(RequestContext(), resource_type, criteria, count=1000)
     )
@@ -91,4 +115,5 @@ def test_matching_agrees_with_search(loaded, resource_type: str, query: str) -> 
         if matches(plan, resource, indexer.extract(resource), version.last_updated):
             matched.add(version.id)
     assert matched == expected
-    assert plan_params(plan) <= {p.code for p in indexer.params(resource_type)}
+    indexed = {code for code, _, _ in indexer.indexed(resource_type)}
+    assert plan_params(plan) <= indexed

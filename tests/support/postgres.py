@@ -28,6 +28,8 @@ DATA_TABLES = (
     "idx_number",
     "idx_quantity",
     "idx_uri",
+    "idx_composite",
+    "idx_fulltext",
     "subscription_state",
     "subscription_event",
     "subscription_cursor",

@@ -11,8 +11,10 @@ from fhir_server.definitions import Definitions
 from fhir_server.outcome import FhirError
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.plan import (
+    CompositeClause,
     DateClause,
     DateRange,
+    FullTextClause,
     IdClause,
     LastUpdatedClause,
     MissingClause,
@@ -209,7 +211,8 @@ def test_format_and_pretty_are_ignored(parse: Parse) -> None:
         ("NoSuchType", [("name", "x")], "Unknown resource type"),
         ("Patient", [("name:nosuch", "x")], "Modifier ':nosuch'"),
         ("Patient", [("name:text", "x")], "Modifier ':text'"),
-        ("Patient", [("gender:in", "http://x")], "not supported yet"),
+        ("Patient", [("gender:in", "http://x")], "needs the server's terminology"),
+        ("Patient", [("gender:below", "http://x|y")], "is not known here"),
         ("Patient", [("identifier:of-type", "x|y")], "type-system|type-code|value"),
         ("Patient", [("identifier", "a|b|c")], "not a token"),
         ("Patient", [("identifier", "|")], "empty"),
@@ -235,7 +238,11 @@ def test_format_and_pretty_are_ignored(parse: Parse) -> None:
         ("RiskAssessment", [("probability", "high")], "not a number"),
         ("Observation", [("value-quantity", "5|mg")], "not a quantity"),
         ("Observation", [("value-quantity", "x|s|c")], "not a number"),
-        ("Observation", [("code-value-quantity", "a$5")], "composite"),
+        ("Observation", [("code-value-quantity", "a")], "takes 2 components"),
+        ("Observation", [("code-value-quantity", "a$5$6")], "takes 2 components"),
+        ("Observation", [("code-value-quantity", "a$")], "empty component"),
+        ("Observation", [("code-value-quantity", "a$x")], "not a number"),
+        ("Observation", [("code-value-quantity:not", "a$5")], "Modifier ':not'"),
         ("Location", [("near", "1|2|3|km")], "special"),
         ("Patient", [("_count", "10")], "controls how results are returned"),
         ("Patient", [("_sort", "name")], "controls how results are returned"),
@@ -252,8 +259,8 @@ def test_format_and_pretty_are_ignored(parse: Parse) -> None:
         ("Patient", [("general-practitioner.nosuch", "x")], "has a search parameter 'nosuch'"),
         ("Patient", [("general-practitioner:Practitioner.name:nosuch", "x")], "Modifier ':nosuch'"),
         ("Patient", [("_has:Observation:subject:date", "x")], "not a date"),
-        ("Patient", [("_text", "x")], "not supported"),
-        ("Patient", [("_content", "x")], "not supported"),
+        ("Patient", [("_text", "...")], "without words"),
+        ("Patient", [("_content:exact", "x")], "Modifier ':exact'"),
     ],
 )
 def test_errors_name_the_parameter(
@@ -263,3 +270,43 @@ def test_errors_name_the_parameter(
     assert says in str(error)
     if resource_type != "NoSuchType":
         assert error.issues[0].expression == (criteria[0][0],)
+
+
+def test_composite_values_split_at_dollar_then_parse_per_component(parse: Parse) -> None:
+    plan = parse(
+        "Observation",
+        ("component-code-value-quantity", "http://loinc.org|8480-6$gt100,8462-4$lt5"),
+    )
+    assert plan.clauses == (
+        CompositeClause(
+            "component-code-value-quantity",
+            (
+                (
+                    TokenClause(
+                        "component-code-value-quantity",
+                        (TokenMatch(system="http://loinc.org", code="8480-6"),),
+                    ),
+                    QuantityClause(
+                        "component-code-value-quantity",
+                        (QuantityMatch(NumberRange("gt", 100.0, 99.5, 100.5), None, None),),
+                    ),
+                ),
+                (
+                    TokenClause("component-code-value-quantity", (TokenMatch(code="8462-4"),)),
+                    QuantityClause(
+                        "component-code-value-quantity",
+                        (QuantityMatch(NumberRange("lt", 5.0, 4.5, 5.5), None, None),),
+                    ),
+                ),
+            ),
+        ),
+    )
+
+
+def test_full_text_words_are_and_alternatives_or(parse: Parse) -> None:
+    assert parse("Patient", ("_content", "Åsa Öberg, Eva")).clauses == (
+        FullTextClause("_content", (("asa", "oberg"), ("eva",))),
+    )
+    assert parse("Patient", ("_text", "åsa-öberg")).clauses == (
+        FullTextClause("_text", (("asa", "oberg"),)),
+    )

@@ -107,8 +107,9 @@ def test_tokens(indexer: Indexer) -> None:
     ]
     assert rows(entries, "tokens", "gender") == [(None, "female", None)]
     assert rows(entries, "tokens", "active") == [(None, "true", None)]
-    assert rows(entries, "tokens", "phone") == [("phone", "070-1234567", None)]
-    assert rows(entries, "tokens", "telecom") == [("phone", "070-1234567", None)]
+    # a ContactPoint's system (phone, email) is no token system (search.html#token)
+    assert rows(entries, "tokens", "phone") == [(None, "070-1234567", None)]
+    assert rows(entries, "tokens", "telecom") == [(None, "070-1234567", None)]
     assert rows(entries, "tokens", "_id") == [(None, "p1", None)]
     assert rows(entries, "tokens", "_tag") == [("http://example.se/tags", "lus", None)]
     assert rows(entries, "tokens", "_security") == [
@@ -148,7 +149,8 @@ def test_codeable_concepts(indexer: Indexer) -> None:
     assert rows(entries, "tokens", "category") == [(None, None, "vitalparametrar")]
     assert rows(entries, "tokens", "status") == [(None, "final", None)]
     assert rows(entries, "quantities", "value-quantity") == [
-        (37.495, 37.505, "http://unitsofmeasure.org", "Cel")
+        (37.495, 37.505, "http://unitsofmeasure.org", "Cel"),
+        (37.495, 37.505, None, "C"),  # the unit as written, for `37.5||C`
     ]
     assert rows(entries, "dates", "date") == [
         ("2026-11-24T09:15:00.000000Z", "2026-11-24T09:15:00.999999Z")
@@ -289,15 +291,69 @@ def test_numbers_and_quantities(indexer: Indexer) -> None:
     assert rows(entries, "quantities", "component-value-quantity") == []
 
 
-def test_composites_and_special_are_not_indexed(indexer: Indexer) -> None:
+def test_special_is_not_indexed_and_composites_apart(indexer: Indexer) -> None:
     codes = {param.code for param in indexer.params("Observation")}
-    assert "code-value-quantity" not in codes  # composite
+    assert "code-value-quantity" not in codes  # composite: rows of their own
+    assert "code-value-quantity" in indexer.composites("Observation")
     assert "value-quantity" in codes
     assert "near" not in {param.code for param in indexer.params("Location")}  # special
     assert {"_id", "_lastUpdated", "_tag", "_profile", "_security", "_source"} <= {
         param.code for param in indexer.params("Patient")
     }
-    assert "_text" not in {param.code for param in indexer.params("Patient")}
+    assert "_text" not in {param.code for param in indexer.params("Patient")}  # words
+
+
+def test_composite_rows_are_numbered_by_item(indexer: Indexer) -> None:
+    observation = {
+        "resourceType": "Observation",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+        "component": [
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                "valueQuantity": {"value": 120, "unit": "mmHg"},
+            },
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+                "valueQuantity": {"value": 80, "code": "mm[Hg]", "unit": "mmHg"},
+            },
+            {"code": {"text": "no value"}},
+        ],
+    }
+    found = [
+        row[1:]
+        for row in indexer.extract(observation).composites
+        if row[0] == "component-code-value-quantity"
+    ]
+    assert found == [
+        (0, 0, "token", ("http://loinc.org", "8480-6", None)),
+        (0, 1, "quantity", (120.0, 120.0, None, "mmHg")),
+        (1, 0, "token", ("http://loinc.org", "8462-4", None)),
+        (1, 1, "quantity", (80.0, 80.0, None, "mm[Hg]")),
+        (1, 1, "quantity", (80.0, 80.0, None, "mmHg")),
+    ]  # the third component has no value: it cannot match a code$value search
+    # the Observation's own code has no value of its own
+    combo = [
+        row[1:3]
+        for row in indexer.extract(observation).composites
+        if row[0] == "combo-code-value-quantity"
+    ]
+    assert {(g, n) for g, n in combo} == {(1, 0), (1, 1), (2, 0), (2, 1)}
+
+
+def test_full_text_words(indexer: Indexer) -> None:
+    condition = {
+        "resourceType": "Condition",
+        "id": "c1",
+        "text": {"status": "generated", "div": "<div><p>Diabetes &amp; <b>Åsa</b></p></div>"},
+        "note": [{"text": "Hemtjänst, två gånger"}],
+        "subject": {"reference": "Patient/p1"},
+        "recordedDate": "2024-03-01",
+    }
+    found = indexer.extract(condition).words
+    # each distinct word once, folded; the narrative's also marked as such (_text)
+    assert found[:2] == ["diabetes", "asa"]
+    assert {"hemtjanst", "tva", "ganger", "§diabetes", "§asa"} <= set(found)
+    assert not set(found) & {"patient", "p1", "2024", "c1", "generated", "§hemtjanst"}
 
 
 def test_rows_are_distinct(indexer: Indexer) -> None:
@@ -361,7 +417,8 @@ def test_every_official_example(indexer: Indexer, r4_examples: dict[str, dict[st
     assert ("http://loinc.org", "29463-7", "body weight") in rows(observation, "tokens", "code")
     assert rows(observation, "references", "subject") == [("Patient", "example", "Patient/example")]
     assert rows(observation, "quantities", "value-quantity") == [
-        (185.0, 185.0, "http://unitsofmeasure.org", "[lb_av]")
+        (185.0, 185.0, "http://unitsofmeasure.org", "[lb_av]"),
+        (185.0, 185.0, None, "lbs"),
     ]
     assert rows(observation, "dates", "date") == [
         ("2016-03-28T00:00:00.000000Z", "2016-03-28T23:59:59.999999Z")

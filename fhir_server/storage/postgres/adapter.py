@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
@@ -57,6 +57,9 @@ from fhir_server.storage.sqlite.search_results import (
 )
 from fhir_server.storage.sqlite.search_sql import count_plan
 
+if TYPE_CHECKING:
+    from fhir_server.terminology.service import Terminology
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -82,8 +85,11 @@ class PostgresStorage:
         pool_max: int = 10,
         base_url: str | None = None,
         connect_timeout: float = 5.0,
+        terminology: Terminology | None = None,
     ) -> None:
         self._url = url
+        # the ValueSets and CodeSystems token :in, :not-in, :above and :below use
+        self._terminology = terminology
         self._definitions = definitions
         self._pool_min = pool_min
         self._pool_max = pool_max
@@ -210,7 +216,13 @@ class PostgresStorage:
         visibility: Visibility | None = None,
     ) -> SearchResult:
         plan = search_plan(
-            self._definitions, resource_type, criteria, self._base_url, compartment, visibility
+            self._definitions,
+            resource_type,
+            criteria,
+            self._base_url,
+            compartment,
+            visibility,
+            terminology=self._terminology,
         )
         keys = self.keys
         async with self._connection() as conn:
@@ -281,7 +293,14 @@ class PostgresStorage:
         await transaction.start()
         try:
             tx = PostgresTransaction(
-                conn, ctx, self._definitions, self._indexer, self.keys, self._clock, self._base_url
+                conn,
+                ctx,
+                self._definitions,
+                self._indexer,
+                self.keys,
+                self._clock,
+                self._base_url,
+                self._terminology,
             )
             result = await job(tx)
         except BaseException:

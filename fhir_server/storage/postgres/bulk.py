@@ -16,6 +16,7 @@ import asyncpg
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import NewVersion, RequestContext, StoredVersion
 from fhir_server.storage.postgres.index_rows import (
+    FULL_TEXT_TABLE,
     INDEX_TABLES,
     copy_index_records,
     index_records,
@@ -111,7 +112,7 @@ async def load(
             updates.append((rid, version, seq))
 
     if old_rids:
-        for table in INDEX_TABLES:
+        for table in (*INDEX_TABLES, FULL_TEXT_TABLE):
             await conn.execute(f"DELETE FROM {table} WHERE rid = ANY($1::bigint[])", old_rids)
     if updates:
         await conn.execute(

@@ -12,9 +12,23 @@ from typing import Any
 import asyncpg
 
 from fhir_server.search.index import IndexEntries
-from fhir_server.storage.sqlite.index_rows import INDEX_TABLES, SearchKeys
+from fhir_server.storage.sqlite.index_rows import (
+    COMPOSITE_COLUMNS,
+    FULL_TEXT_TABLE,
+    INDEX_TABLES,
+    SearchKeys,
+    composite_columns,
+)
 
-__all__ = ["COLUMNS", "INDEX_TABLES", "copy_index_records", "index_arrays", "index_records"]
+__all__ = [
+    "COLUMNS",
+    "EMPTY_ARRAYS",
+    "FULL_TEXT_TABLE",
+    "INDEX_TABLES",
+    "copy_index_records",
+    "index_arrays",
+    "index_records",
+]
 
 # A B-tree entry must fit in about a third of a page (2 704 bytes). Values that could come
 # near it are cut to this many bytes (UTF-8) in the lookup columns; a search then matches
@@ -40,7 +54,19 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "idx_number": ("rid", "p", "low", "high"),
     "idx_quantity": ("rid", "p", "low", "high", "system", "code"),
     "idx_uri": ("rid", "p", "value"),
+    "idx_composite": ("rid", "p", "g", "n", *COMPOSITE_COLUMNS),
 }
+# the lookup columns of a composite row (cut like the other tables' keys)
+_COMPOSITE_KEYS = frozenset(
+    COMPOSITE_COLUMNS.index(c) for c in ("system", "code", "value", "target_id", "url")
+)
+
+
+def _composite(kind: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(
+        _key(v) if n in _COMPOSITE_KEYS and isinstance(v, str) else v
+        for n, v in enumerate(composite_columns(kind, row))
+    )
 
 
 def _rows(keys: SearchKeys, rtype: str, entries: IndexEntries) -> list[list[tuple[Any, ...]]]:
@@ -70,14 +96,22 @@ def _rows(keys: SearchKeys, rtype: str, entries: IndexEntries) -> list[list[tupl
             }
         ),
         list({(keys.param(rtype, c).id, _key(value)) for c, value in entries.uris}),
+        list(
+            {
+                (keys.param(rtype, c).id, group, position, *_composite(kind, row))
+                for c, group, position, kind, row in entries.composites
+            }
+        ),
     ]
 
 
-_WIDTHS = (3, 4, 4, 3, 3, 5, 2)
+_WIDTHS = (3, 4, 4, 3, 3, 5, 2, 3 + len(COMPOSITE_COLUMNS))
+# the index parameters of a deletion (no rows: the type key is never used; no words)
+EMPTY_ARRAYS: tuple[Any, ...] = (0, *([[]] * sum(_WIDTHS)), [])
 
 
 def index_arrays(keys: SearchKeys, rtype: str, entries: IndexEntries) -> tuple[Any, ...]:
-    """The 25 values of statements' index parameters: the type key, then column arrays."""
+    """The values of statements' index parameters: the type key, then column arrays."""
     out: list[Any] = [keys.type_key(rtype)]
     for rows, width in zip(_rows(keys, rtype, entries), _WIDTHS, strict=True):
         columns: list[list[Any]] = [[] for _ in range(width)]
@@ -85,6 +119,7 @@ def index_arrays(keys: SearchKeys, rtype: str, entries: IndexEntries) -> tuple[A
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
         out.extend(columns)
+    out.append(entries.words)  # the lexemes of the resource's idx_fulltext row, if any
     return tuple(out)
 
 
@@ -101,9 +136,21 @@ def index_records(
             target.extend((t, rid, *row) for row in rows)
         else:
             target.extend((rid, *row) for row in rows)
+    if entries.words:
+        into.setdefault(FULL_TEXT_TABLE, []).append((rid, " ".join(entries.words)))
 
 
 async def copy_index_records(conn: asyncpg.Connection, records: dict[str, list[Any]]) -> None:
-    """COPY the rows index_records gathered (binary COPY: the fastest way in)."""
+    """COPY the rows index_records gathered (binary COPY: the fastest way in); the words
+    by an INSERT that makes their tsvectors."""
     for table, rows in records.items():
+        if table == FULL_TEXT_TABLE:
+            await conn.execute(
+                "INSERT INTO idx_fulltext (rid, words) SELECT u.r,"
+                " array_to_tsvector(string_to_array(u.w, ' '))"
+                " FROM unnest($1::bigint[], $2::text[]) u(r, w)",
+                [rid for rid, _ in rows],
+                [words for _, words in rows],
+            )
+            continue
         await conn.copy_records_to_table(table, records=rows, columns=COLUMNS[table])

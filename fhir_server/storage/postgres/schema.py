@@ -18,8 +18,9 @@ import asyncpg
 
 from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
-from fhir_server.search.indexer import Indexer
+from fhir_server.search.indexer import INDEX_FORMAT, Indexer
 from fhir_server.storage.postgres.index_rows import (
+    FULL_TEXT_TABLE,
     INDEX_TABLES,
     copy_index_records,
     index_records,
@@ -96,7 +97,8 @@ async def prepare_index(
             for key_id, rtype, code, kind, bit in numbered:
                 known[(rtype, code, kind)] = (key_id, bit)
     keys = SearchKeys.of(known, wanted)
-    digest = definitions_digest(params)
+    # the rows' format counts as the SQLite store's does (sqlite/reindex.py)
+    digest = definitions_digest([*params, ("", "", "index-format", str(INDEX_FORMAT))])
     stored = await conn.fetchval("SELECT digest FROM search_state WHERE id = 1")
     if stored != digest:
         await rebuild(conn, keys, indexer)
@@ -111,7 +113,7 @@ async def prepare_index(
 async def rebuild(conn: asyncpg.Connection, keys: SearchKeys, indexer: Indexer) -> int:
     """Every current resource's index rows again, in batches of committed transactions."""
     started = time.monotonic()
-    await conn.execute("TRUNCATE " + ", ".join(INDEX_TABLES))
+    await conn.execute("TRUNCATE " + ", ".join((*INDEX_TABLES, FULL_TEXT_TABLE)))
     done = 0
     after = 0
     while True:

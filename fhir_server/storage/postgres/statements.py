@@ -4,6 +4,7 @@ sqlite/search_sql.py and history_sql.py, numbered by dialect.py)."""
 from __future__ import annotations
 
 from fhir_server.storage.postgres.dialect import numbered
+from fhir_server.storage.sqlite.index_rows import COMPOSITE_COLUMNS
 from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, VERSION_BY_KEY, VERSION_COLUMNS
 
 NOTIFY_CHANNEL = "fhir_outbox"
@@ -23,8 +24,8 @@ CURRENT_BY_RIDS = (
 def _index_inserts(rid: str, first: int) -> str:
     """Data-modifying CTEs inserting one resource's index rows from unnested arrays.
 
-    `rid`: the SQL of its rid; `first`: the number of the first of the 25 parameters (the
-    type key, then the arrays of index_rows.index_arrays)."""
+    `rid`: the SQL of its rid (a column of the CTE k); `first`: the number of the first of
+    the parameters (the type key, then the arrays of index_rows.index_arrays)."""
     n = first
     t = f"${n}"
 
@@ -53,8 +54,18 @@ def _index_inserts(rid: str, first: int) -> str:
         f" SELECT u.a, u.b, u.c, {rid}, u.d, u.e FROM unnest({p('integer')}, {p('float8')},"
         f" {p('float8')}, {p('text')}, {p('text')}) u(a, b, c, d, e)),"
         f" i7 AS (INSERT INTO idx_uri (p, value, rid)"
-        f" SELECT u.a, u.b, {rid} FROM unnest({p('integer')}, {p('text')}) u(a, b))"
+        f" SELECT u.a, u.b, {rid} FROM unnest({p('integer')}, {p('text')}) u(a, b)),"
+        f" i8 AS (INSERT INTO idx_composite (p, g, n, {', '.join(COMPOSITE_COLUMNS)}, rid)"
+        f" SELECT u.*, {rid} FROM unnest({p('integer')}, {p('integer')}, {p('integer')},"
+        + ", ".join(p(kind) for kind in _COMPOSITE_TYPES)
+        + ") u),"
+        f" i9 AS (INSERT INTO idx_fulltext (rid, words) SELECT {rid},"
+        f" array_to_tsvector({p('text')}) FROM k WHERE cardinality(${n}::text[]) > 0)"
     )
+
+
+# the SQL types of COMPOSITE_COLUMNS
+_COMPOSITE_TYPES = ("text",) * 7 + ("float8", "float8", "text", "text")
 
 
 _DELETES = ", ".join(
@@ -68,6 +79,8 @@ _DELETES = ", ".join(
             "idx_number",
             "idx_quantity",
             "idx_uri",
+            "idx_composite",
+            "idx_fulltext",
         ),
         start=1,
     )

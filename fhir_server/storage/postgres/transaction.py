@@ -4,7 +4,7 @@ advisory locks of locks.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -16,13 +16,16 @@ from fhir_server.search.indexer import Indexer
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import Criteria, RequestContext, StoredVersion
 from fhir_server.storage.postgres.dialect import numbered
-from fhir_server.storage.postgres.index_rows import index_arrays
+from fhir_server.storage.postgres.index_rows import EMPTY_ARRAYS, index_arrays
 from fhir_server.storage.postgres.locks import criteria_key, resource_key
 from fhir_server.storage.postgres.statements import CURRENT_BY_RIDS, LOCK_CURRENT, WRITE
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import row_to_version
 from fhir_server.storage.sqlite.search_sql import compile_plan
 from fhir_server.storage.stamp import stamped
+
+if TYPE_CHECKING:
+    from fhir_server.terminology.service import Terminology
 
 
 class PostgresTransaction:
@@ -35,7 +38,9 @@ class PostgresTransaction:
         keys: SearchKeys,
         clock: MonotonicClock,
         base_url: str | None = None,
+        terminology: Terminology | None = None,
     ) -> None:
+        self._terminology = terminology
         self._conn = conn
         self._context = context
         self._definitions = definitions
@@ -61,7 +66,13 @@ class PostgresTransaction:
         return row_to_version(tuple(row)[1:])
 
     async def find(self, resource_type: str, criteria: Criteria) -> list[StoredVersion]:
-        plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
+        plan = parse_criteria(
+            self._definitions,
+            resource_type,
+            criteria,
+            base_url=self._base_url,
+            terminology=self._terminology,
+        )
         if not plan.clauses:
             raise bad_request("Conditional criteria must name at least one search parameter")
         await self._conn.execute("SELECT pg_advisory_xact_lock($1)", criteria_key(plan))
@@ -91,7 +102,7 @@ class PostgresTransaction:
                 index = self._indexer.extract(resource)
             arrays = index_arrays(self._keys, resource_type, index)
         else:
-            arrays = _EMPTY_ARRAYS
+            arrays = EMPTY_ARRAYS
         row = await self._conn.fetchrow(
             WRITE,
             key,
@@ -118,10 +129,6 @@ class PostgresTransaction:
             data=data,
             seq=row[1],
         )
-
-
-# a deletion has no index rows: the type key is never used
-_EMPTY_ARRAYS: tuple[Any, ...] = (0, *([[]] * 24))
 
 
 async def current_versions(conn: asyncpg.Connection, rids: Sequence[int]) -> list[StoredVersion]:

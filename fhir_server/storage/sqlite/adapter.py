@@ -8,7 +8,7 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fhir_server.definitions import Definitions
 from fhir_server.search.compartments import search_plan
@@ -53,6 +53,9 @@ from fhir_server.storage.sqlite.search_sql import count_plan
 from fhir_server.storage.sqlite.transaction import SqliteTransaction
 from fhir_server.storage.sqlite.writer import Writer, drive
 
+if TYPE_CHECKING:
+    from fhir_server.terminology.service import Terminology
+
 T = TypeVar("T")
 
 
@@ -66,8 +69,11 @@ class SqliteStorage:
         group_commit_max: int = 256,
         reader_threads: int = 4,
         base_url: str | None = None,
+        terminology: Terminology | None = None,
     ) -> None:
         self._base_url = base_url
+        # the ValueSets and CodeSystems token :in, :not-in, :above and :below use
+        self._terminology = terminology
         self._path = path
         self._definitions = definitions
         self._synchronous = synchronous
@@ -163,7 +169,14 @@ class SqliteStorage:
     def _make_transaction(self, conn: sqlite3.Connection, context: Any) -> SqliteTransaction:
         assert self._keys is not None, "storage not started"
         return SqliteTransaction(
-            conn, context, self._definitions, self._indexer, self._keys, self._clock, self._base_url
+            conn,
+            context,
+            self._definitions,
+            self._indexer,
+            self._keys,
+            self._clock,
+            self._base_url,
+            self._terminology,
         )
 
     def index(self, resource: dict[str, Any]) -> IndexEntries:
@@ -234,7 +247,13 @@ class SqliteStorage:
         visibility: Visibility | None = None,
     ) -> SearchResult:
         plan = search_plan(
-            self._definitions, resource_type, criteria, self._base_url, compartment, visibility
+            self._definitions,
+            resource_type,
+            criteria,
+            self._base_url,
+            compartment,
+            visibility,
+            terminology=self._terminology,
         )
         assert self._keys is not None, "storage not started"
         keys = self._keys

@@ -11,6 +11,7 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from fhir_server.search.index import IndexEntries
 
@@ -27,7 +28,69 @@ INDEX_TABLES = (
     "idx_number",
     "idx_quantity",
     "idx_uri",
+    "idx_composite",
 )
+
+# the words of _text and _content, an FTS5 table keyed by rowid = rid
+FULL_TEXT_TABLE = "idx_fulltext"
+
+# the columns of an idx_composite row after p, rid, g and n
+COMPOSITE_COLUMNS = (
+    "system",
+    "code",
+    "value",
+    "exact",
+    "target_type",
+    "target_id",
+    "url",
+    "low",
+    "high",
+    "dlow",
+    "dhigh",
+)
+_COMPOSITE_INSERT = (
+    "INSERT INTO idx_composite (p, rid, g, n, "
+    + ", ".join(COMPOSITE_COLUMNS)
+    + ") VALUES ("
+    + ", ".join("?" * (4 + len(COMPOSITE_COLUMNS)))
+    + ")"
+)
+
+
+def composite_columns(kind: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A component's row of its type (IndexEntries, without the param) as the values of
+    COMPOSITE_COLUMNS; '' where the other tables keep '' for "none"."""
+    if kind == "token":
+        system, code, _text = row
+        return (system or "", code or "", None, None, None, None, None, None, None, None, None)
+    if kind == "string":
+        value, exact = row
+        return (None, None, value, exact, None, None, None, None, None, None, None)
+    if kind == "reference":
+        target_type, target_id, url = row
+        return (
+            None,
+            None,
+            None,
+            None,
+            target_type or "",
+            target_id or "",
+            url,
+            None,
+            None,
+            None,
+            None,
+        )
+    if kind == "uri":
+        return (None, None, row[0], None, None, None, None, None, None, None, None)
+    if kind == "number":
+        low, high = row
+        return (None, None, None, None, None, None, None, low, high, None, None)
+    if kind == "quantity":
+        low, high, system, unit = row
+        return (system or "", unit or "", None, None, None, None, None, low, high, None, None)
+    low, high = row  # date
+    return (None, None, None, None, None, None, None, None, None, low, high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +249,22 @@ def insert_rows(
             [(keys.param(rtype, code).id, value, rid) for code, value in entries.uris],
         )
 
+    if entries.composites:
+        conn.executemany(
+            _COMPOSITE_INSERT,
+            [
+                (keys.param(rtype, code).id, rid, group, position, *composite_columns(kind, row))
+                for code, group, position, kind, row in entries.composites
+            ],
+        )
+
+    if entries.words:
+        conn.execute(
+            "INSERT INTO idx_fulltext (rowid, words) VALUES (?, ?)", (rid, " ".join(entries.words))
+        )
+
 
 def delete_rows(conn: sqlite3.Connection, rid: int) -> None:
     for table in INDEX_TABLES:
         conn.execute(f"DELETE FROM {table} WHERE rid = ?", (rid,))
+    conn.execute("DELETE FROM idx_fulltext WHERE rowid = ?", (rid,))

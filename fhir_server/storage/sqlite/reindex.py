@@ -16,6 +16,7 @@ from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
 from fhir_server.search.indexer import INDEX_FORMAT, Indexer
 from fhir_server.storage.sqlite.index_rows import (
+    FULL_TEXT_TABLE,
     INDEX_TABLES,
     SearchKeys,
     definitions_digest,
@@ -60,7 +61,7 @@ def rebuild(conn: sqlite3.Connection, keys: SearchKeys, indexer: Indexer) -> int
     """Rebuilds every current resource's index rows, in batches of committed transactions."""
     started = time.monotonic()
     conn.execute("BEGIN IMMEDIATE")
-    for table in INDEX_TABLES:
+    for table in (*INDEX_TABLES, FULL_TEXT_TABLE):
         conn.execute(f"DELETE FROM {table}")
     conn.execute("COMMIT")
     done = 0

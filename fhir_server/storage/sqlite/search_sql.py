@@ -23,16 +23,20 @@ placeholders and drops the SQLite-only `+` planner hint.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from fhir_server.search.fulltext import search_words
 from fhir_server.search.plan import (
     AnyOfClause,
     ChainClause,
     Clause,
     CompartmentClause,
+    CompositeClause,
     DateClause,
     DateRange,
+    FullTextClause,
     HasClause,
     IdClause,
     IndexKind,
@@ -62,6 +66,7 @@ TABLES: dict[IndexKind, str] = {
     "number": "idx_number",
     "quantity": "idx_quantity",
     "uri": "idx_uri",
+    "composite": "idx_composite",
 }
 
 # above every character a value can continue with: prefix ranges are [p, p + _TOP)
@@ -143,6 +148,9 @@ def compile_plan(
                 alternatives.append("r.id = ?")
                 args.append(clause.focus_id)
             where.append(_any(alternatives))
+        elif isinstance(clause, FullTextClause):
+            where.append(FULL_TEXT_SQL)
+            args.append(full_text_query(clause))
         elif isinstance(clause, HasClause):
             where.append(_has(clause, rtype, keys, args))
         elif isinstance(clause, AnyOfClause):
@@ -223,6 +231,24 @@ def _rows_of(clause: Clause, rtype: str, keys: SearchKeys, args: list[Any]) -> s
     return inner
 
 
+# _text / _content on the FTS5 table of words (migrations/0006_fulltext.sql). The one
+# argument is the words of each alternative joined by ' ', the alternatives by '|'
+# (full_text_query); the SQL makes the FTS5 query `("w1"* AND "w2"*) OR ("w3"*)` of it.
+# postgres/dialect.py puts its own tsvector condition in its place.
+FULL_TEXT_SQL = (
+    "r.rid IN (SELECT f.rowid FROM idx_fulltext f WHERE idx_fulltext MATCH"
+    " '(\"' || replace(replace(?, ' ', '\"* AND \"'), '|', '\"*) OR (\"') || '\"*)')"
+)
+
+
+def full_text_query(clause: FullTextClause) -> str:
+    """The argument of FULL_TEXT_SQL: the words as the index keeps them (search_words)."""
+    return "|".join(
+        " ".join(search_words(clause.param, word) for word in alternative)
+        for alternative in clause.alternatives
+    )
+
+
 def count_plan(plan: Plan, keys: SearchKeys) -> tuple[str, list[Any]]:
     """The SQL counting the resources that match `plan` (Bundle.total), and its arguments.
 
@@ -262,6 +288,7 @@ _INDEXED = (
     NumberClause,
     QuantityClause,
     UriClause,
+    CompositeClause,
 )
 
 
@@ -288,7 +315,10 @@ def _subquery(clause: Clause, keys: SearchKeys) -> _Subquery:
             "idx_string", "string", clause.param, _any(conditions), tuple(args), selectivity
         )
     if isinstance(clause, TokenClause):
-        conditions = [_token_condition(m, args) for m in clause.matches]
+        if len(clause.matches) > _CODE_LIST:
+            conditions = _code_lists(clause.matches, args)
+        else:
+            conditions = [_token_condition(m, args) for m in clause.matches]
         selectivity = max(_token_selectivity(clause.param, m) for m in clause.matches)
         return _Subquery(
             "idx_token",
@@ -320,7 +350,44 @@ def _subquery(clause: Clause, keys: SearchKeys) -> _Subquery:
     if isinstance(clause, UriClause):
         conditions = [_uri_condition(m, args) for m in clause.matches]
         return _Subquery("idx_uri", "uri", clause.param, _any(conditions), tuple(args), _EXACT)
+    if isinstance(clause, CompositeClause):
+        conditions = [_composite_condition(a, keys, args) for a in clause.alternatives]
+        selectivity = max(_subquery(a[0], keys).selectivity for a in clause.alternatives)
+        return _Subquery(
+            "idx_composite", "composite", clause.param, _any(conditions), tuple(args), selectivity
+        )
     raise TypeError(f"no SQL for {type(clause).__name__}")
+
+
+# a column of the row a component condition is written for (`i.code`), to re-alias it
+_ROW_COLUMN = re.compile(r"(?<![\w.])i\.")
+
+
+def _composite_condition(components: tuple[Clause, ...], keys: SearchKeys, args: list[Any]) -> str:
+    """One composite value on idx_composite rows (see migrations/0005_composite.sql): the
+    first component on the row itself (alias i), each other one on a row of the same
+    resource, parameter and item (`g`) at its position (`n`)."""
+    parts = []
+    for position, component in enumerate(components):
+        if isinstance(component, DateClause):  # dates have columns of their own
+            own: list[Any] = []
+            condition = _any(
+                [_date_condition(r, "i.dlow", "i.dhigh", own) for r in component.ranges]
+            )
+        else:
+            query = _subquery(component, keys)
+            condition, own = query.condition, list(query.args)
+        args.extend(own)
+        if position == 0:
+            parts.append(f"i.n = 0 AND {condition}")
+            continue
+        alias = f"k{position}"
+        parts.append(
+            f"EXISTS (SELECT 1 FROM idx_composite {alias} WHERE {alias}.rid = i.rid"
+            f" AND {alias}.p = i.p AND {alias}.g = i.g AND {alias}.n = {position}"
+            f" AND {_ROW_COLUMN.sub(alias + '.', condition)})"
+        )
+    return "(" + " AND ".join(parts) + ")"
 
 
 def _plan_selectivity(plan: Plan, keys: SearchKeys) -> int:
@@ -381,6 +448,33 @@ def _token_condition(match: TokenMatch, args: list[Any]) -> str:
         parts.append("i.system = ?")
         args.append(match.system)
     return "(" + " AND ".join(parts) + ")"
+
+
+# more token values than this (:in, :below) are asked as `code IN (...)` per system: an OR
+# of thousands of conditions is deeper than SQLite parses (1 000 levels)
+_CODE_LIST = 8
+
+
+def _code_lists(matches: tuple[TokenMatch, ...], args: list[Any]) -> list[str]:
+    """Token values as one `i.code IN (...)` per system (code values without a system or
+    :text are kept as they are)."""
+    by_system: dict[str | None, list[str]] = {}
+    conditions = []
+    for match in matches:
+        if match.text is not None or match.code is None:
+            conditions.append(_token_condition(match, args))
+        else:
+            key = "" if match.no_system else match.system
+            by_system.setdefault(key, []).append(match.code)
+    for system, codes in by_system.items():
+        marks = ", ".join("?" * len(codes))
+        if system is None:
+            conditions.append(f"i.code IN ({marks})")
+            args.extend(codes)
+        else:
+            conditions.append(f"(i.system = ? AND i.code IN ({marks}))")
+            args.extend((system, *codes))
+    return conditions
 
 
 def _reference_condition(match: ReferenceMatch, args: list[Any]) -> str:
@@ -444,14 +538,16 @@ def _number_condition(search: NumberRange, args: list[Any]) -> str:
     if prefix == "sa":  # wholly after the searched range, not just after the value
         args.append(search.high)
         return "i.low >= ?"
-    if prefix == "eb":
-        args.append(search.low)
-        return "i.high <= ?"
+    if prefix == "eb":  # a stored integer is a point: it must lie below the range
+        args.extend((search.low, search.low))
+        return "(i.high <= ? AND i.low < ?)"
+    if prefix == "ge":  # a range [low, high) reaches the value; a point is at or above it
+        args.extend((search.value, search.value))
+        return "(i.high > ? OR i.low >= ?)"
     args.append(search.value)
     return {
         "gt": "i.high > ?",
         "lt": "i.low < ?",
-        "ge": "i.high >= ?",
         "le": "i.low <= ?",
     }[prefix]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import bad_request
@@ -17,6 +17,9 @@ from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, current_versions,
 from fhir_server.storage.sqlite.search_sql import compile_plan
 from fhir_server.storage.stamp import stamped
 
+if TYPE_CHECKING:
+    from fhir_server.terminology.service import Terminology
+
 
 class SqliteTransaction:
     def __init__(
@@ -28,7 +31,9 @@ class SqliteTransaction:
         keys: SearchKeys,
         clock: MonotonicClock,
         base_url: str | None = None,
+        terminology: Terminology | None = None,
     ) -> None:
+        self._terminology = terminology
         self._base_url = base_url
         self._conn = conn
         self._context = context
@@ -47,7 +52,13 @@ class SqliteTransaction:
         return None if row is None else row_to_version(row)
 
     async def find(self, resource_type: str, criteria: Criteria) -> list[StoredVersion]:
-        plan = parse_criteria(self._definitions, resource_type, criteria, base_url=self._base_url)
+        plan = parse_criteria(
+            self._definitions,
+            resource_type,
+            criteria,
+            base_url=self._base_url,
+            terminology=self._terminology,
+        )
         if not plan.clauses:
             raise bad_request("Conditional criteria must name at least one search parameter")
         sql, args = compile_plan(plan, self._keys)

@@ -22,6 +22,8 @@ class Param:
     type: str  # string | token | reference | date | number | quantity | uri | ...
     expression: str | None
     targets: tuple[str, ...]
+    # a composite's components: (type of the component's definition, expression)
+    components: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,22 @@ def load_registry(archive: Path) -> Registry:
                 assert handle is not None
                 definitions.append(json.load(handle))
     params: dict[str, dict[str, Param]] = {t: {} for t in resource_types}
+    types_by_url = {sp["url"]: sp["type"] for sp in definitions}
     for sp in definitions:
         if sp["id"].startswith("example"):
             continue  # examples of writing a SearchParameter (one redefines Condition.subject)
         bases = sp.get("base") or []
-        param = Param(sp["code"], sp["type"], sp.get("expression"), tuple(sp.get("target") or ()))
+        components = tuple(
+            (types_by_url.get(c["definition"], "?"), c["expression"])
+            for c in sp.get("component") or []
+        )
+        param = Param(
+            sp["code"],
+            sp["type"],
+            sp.get("expression"),
+            tuple(sp.get("target") or ()),
+            components,
+        )
         for base in bases:
             if base == "Resource":
                 applies = resource_types

@@ -130,6 +130,21 @@ def compiled(expression: str, resource_type: str) -> Callable[[dict[str, Any]], 
     return evaluate
 
 
+def select_in(base: str, expression: str, item: Any, resource: dict[str, Any]) -> list[Any]:
+    """A composite component's `expression` evaluated on one `item` the composite selects
+    (`base`: its path, such as Observation.component, which tells fhirpathpy its type)."""
+    _Context.root = resource
+    # fhirpathpy finds choice elements (value[x]) by the item's type: a path to a data type
+    # (CodeSystem.useContext) is named by that type (UsageContext), a backbone by its path
+    named = models["r4"]["path2Type"].get(base)
+    if named and named not in ("BackboneElement", "Element"):
+        base = named
+    found = fhirpathpy.evaluate(
+        item, {"base": base, "expression": expression}, {"resource": resource}, models["r4"]
+    )
+    return [v for v in found if v is not None]
+
+
 def select(expression: str, resource: dict[str, Any]) -> list[Any]:
     evaluate = compiled(expression, resource["resourceType"])
     return [] if evaluate is None else evaluate(resource)

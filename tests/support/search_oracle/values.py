@@ -70,9 +70,7 @@ class Token:
     contact: bool = False  # a ContactPoint's
 
 
-def tokens(values: list[Any], contact_system: bool = False) -> list[Token]:
-    """`contact_system`: a ContactPoint's token has its system (phone, email) as system,
-    as the server indexes it (a known deviation, see KNOWN_DEVIATIONS)."""
+def tokens(values: list[Any]) -> list[Token]:
     out: list[Token] = []
     for item in values:
         item = extension_value(item)
@@ -83,11 +81,11 @@ def tokens(values: list[Any], contact_system: bool = False) -> list[Token]:
         elif isinstance(item, int | Decimal):
             out.append(Token(None, str(item)))
         elif isinstance(item, dict):
-            out.extend(_object_tokens(item, contact_system))
+            out.extend(_object_tokens(item))
     return out
 
 
-def _object_tokens(item: dict[str, Any], contact_system: bool) -> list[Token]:
+def _object_tokens(item: dict[str, Any]) -> list[Token]:
     if "coding" in item or ("text" in item and "value" not in item and "code" not in item):
         # CodeableConcept: every coding, with its display and the concept's text
         text = item.get("text")
@@ -105,7 +103,7 @@ def _object_tokens(item: dict[str, Any], contact_system: bool) -> list[Token]:
             return []
         system = item.get("system")
         if system in CONTACT_SYSTEMS or "rank" in item:  # ContactPoint: no system
-            return [Token(system if contact_system else None, value, contact=True)]
+            return [Token(None, value, contact=True)]
         kind = item.get("type")
         texts = (
             (kind["text"],) if isinstance(kind, dict) and isinstance(kind.get("text"), str) else ()
