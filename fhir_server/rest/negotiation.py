@@ -28,6 +28,14 @@ def _base_type(value: str) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
+def _charset(value: str) -> str | None:
+    for parameter in value.split(";")[1:]:
+        name, _, given = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return given.strip().strip('"').lower()
+    return None
+
+
 def negotiate(request: Request, also: frozenset[str] = frozenset()) -> Negotiated:
     """Pick the response format from _format (which wins) or Accept; XML is refused (406).
     `also`: media types this handler produces besides JSON (`CSV`; `_format=csv` too)."""
@@ -79,15 +87,21 @@ def media_type(request: Request) -> str | None:
     return _base_type(content_type) if content_type is not None else None
 
 
-def body_kind(request: Request) -> str:
-    """The media type of the request body; 415 for anything but JSON flavours."""
+def body_kind(request: Request, patch: bool = False) -> str:
+    """The media type of the request body; 415 for anything but JSON flavours (JSON Patch
+    only for a `patch`) and for a charset other than UTF-8 (JSON is UTF-8, RFC 8259)."""
     content_type = request.headers.get("content-type")
     if content_type is None:
         return FHIR_JSON
     base = _base_type(content_type)
+    charset = _charset(content_type)
+    if charset not in (None, "utf-8", "utf8"):
+        raise error(
+            415, "not-supported", f"Charset {charset} is not supported: send UTF-8 (or no charset)"
+        )
     if base in _JSON_TYPES:
         return FHIR_JSON
-    if base == JSON_PATCH:
+    if base == JSON_PATCH and patch:
         return JSON_PATCH
     kind = "XML" if base in _XML_TYPES else content_type
     raise error(
@@ -97,9 +111,10 @@ def body_kind(request: Request) -> str:
     )
 
 
-async def read_json_body(request: Request, max_bytes: int) -> tuple[str, Any]:
-    """The parsed JSON body and its media type; 413 above the limit, 400 when unparseable."""
-    kind = body_kind(request)
+async def read_json_body(request: Request, max_bytes: int, patch: bool = False) -> tuple[str, Any]:
+    """The parsed JSON body and its media type; 413 above the limit, 400 when unparseable.
+    `patch`: a JSON Patch document is accepted too."""
+    kind = body_kind(request, patch)
     raw = await read_body(request, max_bytes)
     if not raw.strip():
         raise bad_request("The request has no body")

@@ -61,6 +61,11 @@ RESULT_PARAMETERS = frozenset(
         "_containedType",
     }
 )
+# Bounds of one criterion's value (400 above them): its length in characters, and its
+# comma-separated alternatives (each an OR the store evaluates; SQLite refuses expressions
+# deeper than 1000 and LIKE patterns over 50 000 bytes).
+MAX_VALUE_LENGTH = 8_192
+MAX_ALTERNATIVES = 500
 # parameters of the HTTP exchange, not of the search
 IGNORED_PARAMETERS = frozenset({"_format", "_pretty"})
 
@@ -106,6 +111,7 @@ def parse_criteria(
             )
         if value == "":
             raise bad_request(f"Search parameter '{name}' has no value", name)
+        _check_size(name, value)
         if code == "_has":
             clauses.append(context.has_clause(name, value))
             continue
@@ -282,6 +288,20 @@ class _Context:
         if not is_valid_id(text):
             raise bad_request(f"'{text}' is not a resource id", name)
         return ReferenceMatch(targets[0] if len(targets) == 1 else None, text)
+
+
+def _check_size(name: str, value: str) -> None:
+    if len(value) > MAX_VALUE_LENGTH:
+        raise bad_request(
+            f"The value of '{name}' has {len(value)} characters, more than the limit of"
+            f" {MAX_VALUE_LENGTH}",
+            name,
+        )
+    if value.count(",") >= MAX_ALTERNATIVES:
+        raise bad_request(
+            f"The value of '{name}' has more than {MAX_ALTERNATIVES} comma-separated values",
+            name,
+        )
 
 
 def _bad_modifier(name: str, modifier: str, kind: str) -> FhirError:
