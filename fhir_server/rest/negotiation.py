@@ -53,6 +53,8 @@ def negotiate(request: Request, also: frozenset[str] = frozenset()) -> Negotiate
             return Negotiated(JSON, pretty)
         if CSV in also and base in (CSV, "csv"):
             return Negotiated(CSV, pretty)
+        if base in also:
+            return Negotiated(base, pretty)
         raise _not_acceptable(f"_format={fmt} is not supported; this server speaks FHIR JSON")
     accept = request.headers.get("accept")
     if not accept:
