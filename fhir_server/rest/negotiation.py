@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,6 +121,11 @@ async def read_json_body(request: Request, max_bytes: int, patch: bool = False) 
     raw = await read_body(request, max_bytes)
     if not raw.strip():
         raise bad_request("The request has no body")
+    if b"\\u00" in raw and (control := _CONTROL.search(raw)) is not None:
+        raise bad_request(
+            f"The body holds the control character {control.group(1).decode()}: FHIR strings"
+            " cannot (only tab, carriage return and line feed; datatypes.html#string)"
+        )
     try:
         return kind, fhirjson.loads(raw)
     except ValueError as exc:
@@ -139,6 +145,11 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
             raise _too_large(max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+# a JSON escape of a control character other than tab, line feed, carriage return (not
+# preceded by an escaping backslash)
+_CONTROL = re.compile(rb"(?<!\\)(?:\\\\)*(\\u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]))")
 
 
 def _too_large(max_bytes: int) -> FhirError:

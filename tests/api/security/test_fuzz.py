@@ -7,21 +7,38 @@ fails stores nothing, and one that succeeds stores what its response says."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from fhir_server.config import Settings
 from fhir_server.definitions.loader import load_definitions
 from fhir_server.outcome import FhirError
 from fhir_server.search.criteria import parse_criteria
+from tests.support import postgres
 
 ADMIN = "system/*.cruds"
 PARSER_EXAMPLES = 400
 SEARCH_EXAMPLES = 150
 BUNDLE_EXAMPLES = 120
+
+
+@pytest.fixture
+def secure_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Security on; on PostgreSQL (emptied first) when FHIR_SERVER_TEST_STORE=postgres."""
+    database: dict[str, str] = {}
+    if postgres.wanted_for_api():
+        url = request.getfixturevalue("postgres_url")
+        postgres.empty_store(url)
+        database["database_url"] = url
+    return Settings(
+        **database, data_dir=tmp_path / "data", max_body_bytes=1_000_000, insecure_no_auth=False
+    )
 
 
 def _fuzz(examples: int) -> Any:

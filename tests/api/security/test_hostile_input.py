@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -17,10 +18,25 @@ from starlette.testclient import TestClient
 
 from fhir_server.app import create_app
 from fhir_server.config import Settings
+from tests.support import postgres
 
 ADMIN = "system/*.cruds"
 # Every answer comes within this many seconds (no hang; generous for a shared CI machine).
 BOUND = 10.0
+
+
+@pytest.fixture
+def secure_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Security on; on PostgreSQL (emptied first) when FHIR_SERVER_TEST_STORE=postgres."""
+    database: dict[str, str] = {}
+    if postgres.wanted_for_api():
+        url = request.getfixturevalue("postgres_url")
+        postgres.empty_store(url)
+        database["database_url"] = url
+    return Settings(
+        **database, data_dir=tmp_path / "data", max_body_bytes=1_000_000, insecure_no_auth=False
+    )
+
 
 HOSTILE_VALUES: dict[str, str] = {
     "sql-or": "' OR 1=1 --",
@@ -324,6 +340,9 @@ MALFORMED_UTF8 = [
     b'{"resourceType":"Patient","name":[{"family":"\xed\xa0\x80"}]}',  # a lone surrogate
     b'{"resourceType":"Patient","name":[{"family":"\xc0\xaf"}]}',  # overlong
     b'\xef\xbb\xbf\xff{"resourceType":"Patient"}',
+    # well-formed, but control characters FHIR strings cannot hold (PostgreSQL text: no NUL)
+    b'{"resourceType":"Patient","name":[{"family":"a\\u0000b"}]}',
+    b'{"resourceType":"Patient","extension":[{"url":"http://x","valueString":"\\u001f"}]}',
 ]
 
 
