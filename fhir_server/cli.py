@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from fhir_server.audit import export as audit_export
 from fhir_server.auth import commands as client_commands
 
 
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     demo.add_argument("--data-dir", type=Path, help="keep the demo's store here (default: temp)")
     client_commands.add_parsers(commands)
+    audit_export.add_parser(commands)
     args = parser.parse_args(argv)
 
     if args.command == "serve":
@@ -82,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         from fhir_server.transitions.demo import run
 
         run(args.data_dir)
+    elif args.command == "audit":
+        sys.exit(audit_export.main(args))
     else:
         client_commands.run(args)
 

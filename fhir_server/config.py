@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     base_url: str = ""
     # Largest request body accepted, in bytes (413 above it).
     max_body_bytes: int = 16 * 1024 * 1024
+    # Most entries a batch or transaction Bundle may hold (413 above it): one request
+    # must not hold the store for long.
+    max_bundle_entries: int = 10_000
     # Default and largest page size for history and search.
     default_page_size: int = 50
     max_page_size: int = 1000

@@ -29,7 +29,7 @@ from fhir_server.interactions.update import (
     conditional_update_in,
     update_in,
 )
-from fhir_server.outcome import FhirError, Issue, bad_request, gone, not_found
+from fhir_server.outcome import FhirError, Issue, bad_request, error, gone, not_found
 from fhir_server.runtime import Runtime
 from fhir_server.storage.port import RequestContext, StoredVersion, Transaction
 
@@ -45,7 +45,9 @@ class EntryOutcome:
     issues: tuple[Issue, ...] = ()
 
 
-def check_bundle(body: Any) -> str:
+def check_bundle(body: Any, max_entries: int | None = None) -> str:
+    """The type of a batch or transaction Bundle; 400 if it is neither, 413 when it holds
+    more than `max_entries` entries."""
     if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
         raise bad_request("POST to the base URL takes a Bundle of type batch or transaction")
     kind = body.get("type")
@@ -54,6 +56,13 @@ def check_bundle(body: Any) -> str:
     entries = body.get("entry", [])
     if not isinstance(entries, list):
         raise bad_request("Bundle.entry must be an array", "Bundle.entry")
+    if max_entries is not None and len(entries) > max_entries:
+        raise error(
+            413,
+            "too-costly",
+            f"The Bundle has {len(entries)} entries, more than the limit of {max_entries}",
+            "Bundle.entry",
+        )
     return str(kind)
 
 

@@ -63,7 +63,7 @@ async def update(request: Request, resource_type: str, rid: str) -> Response:
 
 async def patch(request: Request, resource_type: str, rid: str) -> Response:
     call = begin(request, resource_type)
-    kind, body = await read_json_body(request, call.runtime.settings.max_body_bytes)
+    kind, body = await read_json_body(request, call.runtime.settings.max_body_bytes, patch=True)
     patch_kind = JSON_PATCH if kind == JSON_PATCH_MEDIA else FHIRPATH_PATCH
     if_match = parse_etag(request.headers.get("if-match"))
     runtime = call.runtime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,14 @@ def _base_type(value: str) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
+def _charset(value: str) -> str | None:
+    for parameter in value.split(";")[1:]:
+        name, _, given = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return given.strip().strip('"').lower()
+    return None
+
+
 def negotiate(request: Request, also: frozenset[str] = frozenset()) -> Negotiated:
     """Pick the response format from _format (which wins) or Accept; XML is refused (406).
     `also`: media types this handler produces besides JSON (`CSV`; `_format=csv` too)."""
@@ -45,6 +54,8 @@ def negotiate(request: Request, also: frozenset[str] = frozenset()) -> Negotiate
             return Negotiated(JSON, pretty)
         if CSV in also and base in (CSV, "csv"):
             return Negotiated(CSV, pretty)
+        if base in also:
+            return Negotiated(base, pretty)
         raise _not_acceptable(f"_format={fmt} is not supported; this server speaks FHIR JSON")
     accept = request.headers.get("accept")
     if not accept:
@@ -79,15 +90,21 @@ def media_type(request: Request) -> str | None:
     return _base_type(content_type) if content_type is not None else None
 
 
-def body_kind(request: Request) -> str:
-    """The media type of the request body; 415 for anything but JSON flavours."""
+def body_kind(request: Request, patch: bool = False) -> str:
+    """The media type of the request body; 415 for anything but JSON flavours (JSON Patch
+    only for a `patch`) and for a charset other than UTF-8 (JSON is UTF-8, RFC 8259)."""
     content_type = request.headers.get("content-type")
     if content_type is None:
         return FHIR_JSON
     base = _base_type(content_type)
+    charset = _charset(content_type)
+    if charset not in (None, "utf-8", "utf8"):
+        raise error(
+            415, "not-supported", f"Charset {charset} is not supported: send UTF-8 (or no charset)"
+        )
     if base in _JSON_TYPES:
         return FHIR_JSON
-    if base == JSON_PATCH:
+    if base == JSON_PATCH and patch:
         return JSON_PATCH
     kind = "XML" if base in _XML_TYPES else content_type
     raise error(
@@ -97,12 +114,18 @@ def body_kind(request: Request) -> str:
     )
 
 
-async def read_json_body(request: Request, max_bytes: int) -> tuple[str, Any]:
-    """The parsed JSON body and its media type; 413 above the limit, 400 when unparseable."""
-    kind = body_kind(request)
+async def read_json_body(request: Request, max_bytes: int, patch: bool = False) -> tuple[str, Any]:
+    """The parsed JSON body and its media type; 413 above the limit, 400 when unparseable.
+    `patch`: a JSON Patch document is accepted too."""
+    kind = body_kind(request, patch)
     raw = await read_body(request, max_bytes)
     if not raw.strip():
         raise bad_request("The request has no body")
+    if b"\\u00" in raw and (control := _CONTROL.search(raw)) is not None:
+        raise bad_request(
+            f"The body holds the control character {control.group(1).decode()}: FHIR strings"
+            " cannot (only tab, carriage return and line feed; datatypes.html#string)"
+        )
     try:
         return kind, fhirjson.loads(raw)
     except ValueError as exc:
@@ -122,6 +145,11 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
             raise _too_large(max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+# a JSON escape of a control character other than tab, line feed, carriage return (not
+# preceded by an escaping backslash)
+_CONTROL = re.compile(rb"(?<!\\)(?:\\\\)*(\\u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F]))")
 
 
 def _too_large(max_bytes: int) -> FhirError:

@@ -18,6 +18,7 @@ MODULES: tuple[str, ...] = (
     "fhir_server.transitions.operations",
     "fhir_server.transitions.reports.operation",
     "fhir_server.mappings.operation",
+    "fhir_server.audit.operation",
 )
 
 

@@ -124,6 +124,8 @@ def resolve(path: str) -> tuple[Methods, dict[str, Any]] | None:
 async def dispatch(request: Request) -> Response:
     method = request.method
     path = request.scope["path"]
+    if "\x00" in path:  # no id or name holds one (and PostgreSQL text cannot)
+        raise error(400, "invalid", "The URL's path contains a NUL character")
     found = resolve(path)
     if found is None:
         raise error(404, "not-found", f"No FHIR interaction at {method} {path}")

@@ -20,6 +20,7 @@ from fhir_server import fhirjson
 from fhir_server.ids import is_valid_id
 from fhir_server.outcome import FhirError, Issue, bad_request, error, operation_outcome
 from fhir_server.rest.common import Call, begin
+from fhir_server.rest.negotiation import read_body
 from fhir_server.rest.paging import link, page_size
 from fhir_server.rest.prefer import preference
 from fhir_server.rest.responses import dumps, media_header
@@ -64,7 +65,11 @@ async def search_post(request: Request, resource_type: str) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != _FORM:
         raise error(415, "not-supported", f"POST {resource_type}/_search takes {_FORM}")
-    body = (await request.body()).decode("utf-8", errors="strict")
+    raw = await read_body(request, request.app.state.runtime.settings.max_body_bytes)
+    try:
+        body = raw.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise bad_request(f"The form body is not valid UTF-8: {exc}") from None
     pairs = request.query_params.multi_items() + parse_qsl(body, keep_blank_values=True)
     return await _search(request, resource_type, pairs)
 

@@ -26,7 +26,7 @@ from fhir_server.rest.responses import json_response
 async def batch_or_transaction(request: Request) -> Response:
     call = begin(request)
     _, body = await read_json_body(request, call.runtime.settings.max_body_bytes)
-    kind = check_bundle(body)
+    kind = check_bundle(body, call.runtime.settings.max_bundle_entries)
     wanted = preference(request, "return")
     entries: list[dict[str, Any]]
     if kind == "transaction":

@@ -69,6 +69,14 @@ RESULT_PARAMETERS = frozenset(
         "_containedType",
     }
 )
+# Bounds of one criterion's value (400 above them, and for a NUL character): its length in
+# characters, and its comma-separated alternatives (each an OR the store evaluates; SQLite
+# refuses expressions deeper than 1000 and LIKE patterns over 50 000 bytes).
+MAX_VALUE_LENGTH = 8_192
+MAX_ALTERNATIVES = 500
+# Criteria in one search (each a join the store plans: PostgreSQL's planning time grows
+# steeply with them, ~6 s for 100 on a test machine).
+MAX_CRITERIA = 30
 # parameters of the HTTP exchange, not of the search
 IGNORED_PARAMETERS = frozenset({"_format", "_pretty"})
 
@@ -106,6 +114,11 @@ def parse_criteria(
     if resource_type not in definitions.resource_types:
         raise bad_request(f"Unknown resource type '{resource_type}'")
     params = definitions.search_params_for(resource_type)
+    counted = [name for name, _ in criteria if name not in IGNORED_PARAMETERS]
+    if len(counted) > MAX_CRITERIA:
+        raise bad_request(
+            f"The search has {len(counted)} criteria, more than the limit of {MAX_CRITERIA}"
+        )
     context = _Context(definitions, resource_type, base_url, terminology)
     clauses: list[Clause] = []
     for name, value in criteria:
@@ -120,6 +133,7 @@ def parse_criteria(
             )
         if value == "":
             raise bad_request(f"Search parameter '{name}' has no value", name)
+        _check_value(name, value)
         if code == "_has":
             clauses.append(context.has_clause(name, value))
             continue
@@ -406,6 +420,22 @@ class _Context:
         if not is_valid_id(text):
             raise bad_request(f"'{text}' is not a resource id", name)
         return ReferenceMatch(targets[0] if len(targets) == 1 else None, text)
+
+
+def _check_value(name: str, value: str) -> None:
+    if "\x00" in value:  # no stored text holds one (PostgreSQL text cannot)
+        raise bad_request(f"The value of '{name}' contains a NUL character", name)
+    if len(value) > MAX_VALUE_LENGTH:
+        raise bad_request(
+            f"The value of '{name}' has {len(value)} characters, more than the limit of"
+            f" {MAX_VALUE_LENGTH}",
+            name,
+        )
+    if value.count(",") >= MAX_ALTERNATIVES:
+        raise bad_request(
+            f"The value of '{name}' has more than {MAX_ALTERNATIVES} comma-separated values",
+            name,
+        )
 
 
 def _bad_modifier(name: str, modifier: str, kind: str) -> FhirError:

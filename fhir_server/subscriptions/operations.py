@@ -18,6 +18,7 @@ from fhir_server.rest.operations import INSTANCE, TYPE, Invocation, Operation
 from fhir_server.rest.responses import json_response
 from fhir_server.storage.port import StoredVersion, SubscriptionState
 from fhir_server.subscriptions import websocket
+from fhir_server.subscriptions.access import may_see_protected, shown
 from fhir_server.subscriptions.notifications import (
     Status,
     notification_bundle,
@@ -149,10 +150,12 @@ async def events(invocation: Invocation) -> Response:
     found = await runtime.storage.subscription_events(sid, first, last, limit) if state else []
     versions: dict[int, StoredVersion | None] = {}
     if content == "full-resource":
+        protected = may_see_protected(runtime.storage, invocation.call.context)
         for event in found:
-            versions[event.number] = await runtime.storage.vread(
+            version = await runtime.storage.vread(
                 SYSTEM, event.resource_type, event.id, event.version
             )
+            versions[event.number] = shown(version, protected)
     current = _status(base, sid, resource, state, runtime.definitions.resource_types)
     spec = _replay_spec(sid, content)
     bundle = notification_bundle(spec, current, "query-event", found, versions, base, content)

@@ -33,6 +33,7 @@ from fhir_server.storage.port import (
     Transaction,
 )
 from fhir_server.subscriptions import channels
+from fhir_server.subscriptions.access import may_see_protected, shown
 from fhir_server.subscriptions.candidates import CandidateIndex
 from fhir_server.subscriptions.delivery import Delivery, Host, Retry
 from fhir_server.subscriptions.matcher import match_event
@@ -377,10 +378,12 @@ class SubscriptionService(Host):
             return await self._classic_body(spec, events)
         versions: dict[int, StoredVersion | None] = {}
         if spec.content == "full-resource":
+            protected = may_see_protected(self.storage, None)
             for event in events:
-                versions[event.number] = await self.storage.vread(
+                version = await self.storage.vread(
                     SYSTEM, event.resource_type, event.id, event.version
                 )
+                versions[event.number] = shown(version, protected)
         bundle = notification_bundle(spec, status, kind, events, versions, self.base)
         return orjson.dumps(bundle)
 
@@ -392,6 +395,7 @@ class SubscriptionService(Host):
             return None
         event = events[-1]
         version = await self.storage.vread(SYSTEM, event.resource_type, event.id, event.version)
+        version = shown(version, may_see_protected(self.storage, None))
         return version.data if version is not None else None
 
     async def set_status(self, delivery: Delivery, status: str, error: str | None) -> None:

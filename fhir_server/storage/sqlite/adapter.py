@@ -33,7 +33,7 @@ from fhir_server.storage.port import (
 )
 from fhir_server.storage.sqlite import subscriptions
 from fhir_server.storage.sqlite.checkpoint import Checkpointer
-from fhir_server.storage.sqlite.connection import apply_schema, open_connection
+from fhir_server.storage.sqlite.connection import apply_schema, open_connection, search_limits
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import (
     CURRENT_BY_KEY,
@@ -154,7 +154,12 @@ class SqliteStorage:
     async def _in_reader(self, work: Callable[[sqlite3.Connection], T]) -> T:
         assert self._executor is not None, "storage not started"
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: work(self._thread_reader()))
+
+        def limited() -> T:
+            with search_limits():
+                return work(self._thread_reader())
+
+        return await loop.run_in_executor(self._executor, limited)
 
     async def _in_writer(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work` on the writer's connection as a job: serialised, in a group commit."""

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from fhir_server.outcome import error
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -18,6 +22,29 @@ def migrations() -> list[tuple[int, Path]]:
 
 
 SCHEMA_VERSION = len(migrations())
+
+# SQLite's limits a search may exceed (many values, deep chains, long patterns): the
+# request's fault, answered 400 rather than 500.
+_TOO_COMPLEX = (
+    "Expression tree is too large",
+    "LIKE or GLOB pattern too complex",
+    "too many SQL variables",
+    "parser stack overflow",
+    "too many terms in compound SELECT",
+    "at most 64 tables in a join",
+)
+
+
+@contextmanager
+def search_limits() -> Iterator[None]:
+    """A query beyond SQLite's limits becomes a 400 OperationOutcome naming the reason."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        reason = str(exc)
+        if not any(reason.startswith(limit) for limit in _TOO_COMPLEX):
+            raise
+        raise error(400, "too-costly", f"The search is too complex to run ({reason})") from None
 
 
 def open_connection(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:

@@ -12,6 +12,7 @@ from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import Criteria, RequestContext, StoredVersion
+from fhir_server.storage.sqlite.connection import search_limits
 from fhir_server.storage.sqlite.index_rows import SearchKeys, delete_rows, insert_rows
 from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, current_versions, row_to_version
 from fhir_server.storage.sqlite.search_sql import compile_plan
@@ -62,7 +63,8 @@ class SqliteTransaction:
         if not plan.clauses:
             raise bad_request("Conditional criteria must name at least one search parameter")
         sql, args = compile_plan(plan, self._keys)
-        rids = [r[0] for r in self._conn.execute(sql, args).fetchall()]
+        with search_limits():
+            rids = [r[0] for r in self._conn.execute(sql, args).fetchall()]
         return current_versions(self._conn, rids)
 
     async def write(
