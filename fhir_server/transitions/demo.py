@@ -347,6 +347,23 @@ class Demo:
             }
             return body
 
+        async def acknowledge(
+            sent: dict[str, Any], receivers: tuple[tuple[float, Party], ...]
+        ) -> None:
+            """Each receiver's kvittens of a notice, at its hour."""
+            for hours, party in receivers:
+                await self._step(
+                    http,
+                    f"{_t(at(hours))} {party.name} kvitterar",
+                    notice(
+                        c.KVITTENS,
+                        hours,
+                        party,
+                        recipient=[{"reference": WARD.ref}],
+                        inResponseTo=[{"reference": f"Communication/{sent['id']}"}],
+                    ),
+                )
+
         first = await self._step(
             http,
             f"{_t(at(2))} {WARD.name} skickar inskrivningsmeddelande till {KALMAR.name}"
@@ -370,18 +387,7 @@ class Demo:
                 payload=[{"contentString": "Inlagd efter fall i hemmet. Bor ensam."}],
             ),
         )
-        for hours, party in ((3, KALMAR), (3.5, VC_KALMAR)):
-            await self._step(
-                http,
-                f"{_t(at(hours))} {party.name} kvitterar",
-                notice(
-                    c.KVITTENS,
-                    hours,
-                    party,
-                    recipient=[{"reference": WARD.ref}],
-                    inResponseTo=[{"reference": f"Communication/{first['id']}"}],
-                ),
-            )
+        await acknowledge(first, ((3, KALMAR), (3.5, VC_KALMAR)))
         await self._step(
             http,
             f"{_t(at(5))} {KALMAR.name} påbörjar planeringen",
@@ -407,18 +413,7 @@ class Demo:
             f"{_t(at(70))} {WARD.name}: Karin är utskrivningsklar (betalningsklockan startar)",
             notice(c.UTSKRIVNINGSKLAR, 70, WARD),
         )
-        for hours, party in ((71, KALMAR), (72, VC_KALMAR)):
-            await self._step(
-                http,
-                f"{_t(at(hours))} {party.name} kvitterar",
-                notice(
-                    c.KVITTENS,
-                    hours,
-                    party,
-                    recipient=[{"reference": WARD.ref}],
-                    inResponseTo=[{"reference": f"Communication/{ready['id']}"}],
-                ),
-            )
+        await acknowledge(ready, ((71, KALMAR), (72, VC_KALMAR)))
         await self._step(
             http,
             f"{_t(at(75))} {VC_KALMAR.name} kallar till SIP",
