@@ -36,7 +36,6 @@ from fhir_server.transitions.resources import (
     Resource,
     data_of,
     extension,
-    is_open,
     notice_type,
     reference,
     references,
@@ -115,6 +114,15 @@ def _as_notice(notice: Resource) -> Notice:
 def _in_sent_order(notices: list[Resource]) -> list[Resource]:
     by_ref = {f"Communication/{n['id']}": n for n in notices}
     return [by_ref[n.reference] for n in sent_order(_as_notice(n) for n in notices)]
+
+
+def _running_clock(ordered: list[Resource]) -> Resource | None:
+    """The utskrivningsklar notice whose clock runs (not withdrawn since), of the stay's
+    notices in sent order."""
+    clock = [
+        n for n in ordered if notice_type(n) in (c.UTSKRIVNINGSKLAR, c.UTSKRIVNINGSKLAR_ATERKALLAD)
+    ]
+    return clock[-1] if clock and notice_type(clock[-1]) == c.UTSKRIVNINGSKLAR else None
 
 
 def _estimate(resource: Resource) -> str | None:
@@ -319,10 +327,8 @@ class Workflow:
     async def _retracted(self, tx: Transaction, ref: str) -> None:
         """Makulering: the open Tasks the notice caused are cancelled; the receivers learn of
         the retraction through the notice itself (its new status reaches their subscriptions)."""
-        for version in await tx.find("Task", [("focus", ref)]):
-            task = data_of(version)
-            if task is not None and is_open(task):
-                await tasks.cancel(tx, task, "Meddelandet makulerat")
+        for task in await tasks.on(tx, focus=ref):
+            await tasks.cancel(tx, task, "Meddelandet makulerat")
 
     # -- the stay --------------------------------------------------------------------
 
@@ -390,13 +396,8 @@ class Workflow:
             set_extension(
                 encounter, c.ESTIMATED_DISCHARGE_EXTENSION, "DateTime", _estimate(estimates[-1])
             )
-        clock = [
-            n
-            for n in ordered
-            if notice_type(n) in (c.UTSKRIVNINGSKLAR, c.UTSKRIVNINGSKLAR_ATERKALLAD)
-        ]
-        running = bool(clock) and notice_type(clock[-1]) == c.UTSKRIVNINGSKLAR
-        value = _sent(clock[-1]) if running else None
+        running = _running_clock(ordered)
+        value = _sent(running) if running is not None else None
         kind = "DateTime" if value else None
         set_extension(encounter, c.UTSKRIVNINGSKLAR_EXTENSION, kind, value)
         after = (
@@ -412,13 +413,8 @@ class Workflow:
         if state in (c.MAKULERAD, c.INSKRIVEN):
             # a stay in error, or whose every inskrivningsmeddelande was retracted
             reason = "Vårdtillfället makulerat" if state == c.MAKULERAD else "Ingen inskrivning"
-            for version in await tx.find("Task", [("encounter", stay)]):
-                task = data_of(version)
-                if (
-                    task is not None
-                    and is_open(task)
-                    and task_type(task) != c.SKICKA_INSKRIVNINGSMEDDELANDE
-                ):
+            for task in await tasks.on(tx, stay=stay):
+                if task_type(task) != c.SKICKA_INSKRIVNINGSMEDDELANDE:
                     await tasks.cancel(tx, task, reason)
             return
         discharged = encounter.get("period", {}).get("end") if state == c.UTSKRIVEN else None
@@ -469,13 +465,8 @@ class Workflow:
             stay = f"Encounter/{encounter['id']}"
             valid = [n for n in await self.notices(tx, stay) if notice_type(n) in TRANSITIONS]
             ordered = _in_sent_order(valid)
-        clock = [
-            n
-            for n in ordered
-            if notice_type(n) in (c.UTSKRIVNINGSKLAR, c.UTSKRIVNINGSKLAR_ATERKALLAD)
-        ]
-        running = bool(clock) and notice_type(clock[-1]) == c.UTSKRIVNINGSKLAR
-        start = instant(_sent(clock[-1])) if running else None
+        running = _running_clock(ordered)
+        start = instant(_sent(running)) if running is not None else None
         return region, done_since(encounter, self.rules.checklist_of(region), start)
 
     async def checklist_complete(

@@ -64,6 +64,17 @@ def new_task(
     return task
 
 
+async def on(
+    tx: Transaction, *, stay: str | None = None, focus: str | None = None
+) -> list[Resource]:
+    """Every Task on a stay (Task.encounter), else on a focus, asked of the store by that
+    one selective reference (a stay has a handful of Tasks)."""
+    assert stay is not None or focus is not None, "a stay or a focus"
+    criteria = [("encounter", stay)] if stay is not None else [("focus", str(focus))]
+    found = [data_of(version) for version in await tx.find("Task", criteria)]
+    return [task for task in found if task is not None]
+
+
 async def find(
     tx: Transaction,
     code: str,
@@ -74,14 +85,11 @@ async def find(
     open_only: bool = False,
 ) -> list[Resource]:
     """The Tasks of one type on a stay or a focus, by owner, oldest first. The store is
-    asked by the one selective reference (a stay has a handful of Tasks); the rest is
-    checked here, which is faster than the store intersecting a common task code."""
-    assert stay is not None or focus is not None, "a stay or a focus"
-    criteria = [("encounter", stay)] if stay is not None else [("focus", str(focus))]
+    asked only by the stay or focus (`on`); the rest is checked here, which is faster than
+    the store intersecting a common task code."""
     tasks = []
-    for version in await tx.find("Task", criteria):
-        task = data_of(version)
-        if task is None or task_type(task) != code:
+    for task in await on(tx, stay=stay, focus=focus):
+        if task_type(task) != code:
             continue
         if focus is not None and reference(task.get("focus")) != focus:
             continue
