@@ -454,6 +454,7 @@ def _start_py_spy(pid: int, duration: float, out: Path) -> tuple[subprocess.Pope
         "--format",
         "raw",
         "--nonblocking",
+        *(["--gil"] if os.environ.get("BENCH_PYSPY_GIL") else []),
         "--threads",
         "-o",
         str(out),

@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -52,33 +51,31 @@ BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/"
 
 
 def run_receiver(port: int, out: Path) -> None:
+    """An aiohttp server on uvloop: receiving must cost the shared 2 cores little, so
+    that the figures are the FHIR server's and not the receiver's."""
+    import uvloop
+    from aiohttp import web
+
     sink = open(out, "a", buffering=1)  # noqa: SIM115 - open for the process's life
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        now = time.time()
+        try:
+            parameters = json.loads(body)["entry"][0]["resource"]["parameter"]
+        except (ValueError, KeyError, IndexError):
+            return web.Response()
+        kind = next(p["valueCode"] for p in parameters if p["name"] == "type")
+        for p in parameters:
+            if p["name"] == "notification-event" and kind == "event-notification":
+                at = next(x["valueInstant"] for x in p["part"] if x["name"] == "timestamp")
+                sink.write(f"{now} {at}\n")
+        return web.Response()
 
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            now = time.time()
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            try:
-                parameters = json.loads(body)["entry"][0]["resource"]["parameter"]
-            except (ValueError, KeyError, IndexError):
-                return
-            kind = next(p["valueCode"] for p in parameters if p["name"] == "type")
-            for p in parameters:
-                if p["name"] == "notification-event" and kind == "event-notification":
-                    at = next(x["valueInstant"] for x in p["part"] if x["name"] == "timestamp")
-                    sink.write(f"{now} {at}\n")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    server.serve_forever()
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", hook)
+    uvloop.install()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
 # load -----------------------------------------------------------------------------------
@@ -198,6 +195,9 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=100)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the server with py-spy in phases 1 and 2"
+    )
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--receiver-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -231,9 +231,7 @@ def main() -> None:
         print(f"server {base}, receiver :{receiver_port}, data in {work}")
         with httpx.Client(base_url=base, timeout=30) as http:
             assert http.put("/Basic/bench-communication", json=topic()).is_success
-        ok, errors, took = asyncio.run(
-            write_load(base, args.duration, args.concurrency, args.subscriptions, None)
-        )
+        ok, errors, took = _phase(args, server, work, "no-subscriptions")
         without = ok / took
         print(f"1. writes, no subscriptions:        {without:8.1f} writes/s ({errors} errors)")
 
@@ -250,9 +248,7 @@ def main() -> None:
                 time.sleep(0.2)
             else:
                 raise SystemExit("subscriptions did not all become active")
-        ok, errors, took = asyncio.run(
-            write_load(base, args.duration, args.concurrency, args.subscriptions, None)
-        )
+        ok, errors, took = _phase(args, server, work, "subscriptions")
         with_subs = ok / took
         print(
             f"2. writes, {args.subscriptions} subscriptions:      {with_subs:8.1f} writes/s"
@@ -278,6 +274,34 @@ def main() -> None:
         server.stop()
         receiver.terminate()
         receiver.wait(timeout=10)
+
+
+def _phase(
+    args: argparse.Namespace, server: benchlib.Server, work: Path, name: str
+) -> tuple[int, int, float]:
+    """Writes as fast as the connections go; with --profile, the server sampled meanwhile."""
+    spy = None
+    if args.profile:
+        spy = benchlib._start_py_spy(server.pid, args.duration, work / f"{name}.pyspy.txt")
+    cpu = server.cpu_seconds()
+    if benchlib.wrk_path() is not None:  # a generator in C: the server is what is measured
+        os.environ["BENCH_RECIPIENTS"] = str(args.subscriptions)
+        r = benchlib.run_phase(
+            "wrk", server.base, "communication", args.duration, args.concurrency
+        )
+        result = (r["ok_2xx"], r["errors"], r["duration_s"])
+    else:
+        result = asyncio.run(
+            write_load(server.base, args.duration, args.concurrency, args.subscriptions, None)
+        )
+    cpu = server.cpu_seconds() - cpu
+    print(f"   server CPU {1000 * cpu / max(result[0], 1):.2f} ms per write ({name})")
+    if spy is not None:
+        prof = benchlib._finish_py_spy(*spy)
+        print(f"   profile of {name} ({prof.get('samples')} samples, {prof.get('file')}):")
+        for share, frame in prof.get("inclusive", []):
+            print(f"     {share:5.1f}%  {frame}")
+    return result
 
 
 def _lines(path: Path) -> list[str]:
