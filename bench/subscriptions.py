@@ -286,9 +286,7 @@ def _phase(
     cpu = server.cpu_seconds()
     if benchlib.wrk_path() is not None:  # a generator in C: the server is what is measured
         os.environ["BENCH_RECIPIENTS"] = str(args.subscriptions)
-        r = benchlib.run_phase(
-            "wrk", server.base, "communication", args.duration, args.concurrency
-        )
+        r = benchlib.run_phase("wrk", server.base, "communication", args.duration, args.concurrency)
         result = (r["ok_2xx"], r["errors"], r["duration_s"])
     else:
         result = asyncio.run(

@@ -255,6 +255,13 @@ class Storage(Protocol):
         function that stops the calls."""
         ...
 
+    def recent_version(
+        self, resource_type: str, rid: str, version: int
+    ) -> tuple[StoredVersion, IndexEntries | None] | None:
+        """A version this process committed lately, with the index entries it was stored
+        with (storage/recent.py); None: read it with vread."""
+        ...
+
     # Subscription delivery state (subscriptions/): written only by the server's
     # subscription service, serialised with the jobs like any change.
 

@@ -88,6 +88,9 @@ class Delivery:
         self._last_sent = time.monotonic()
         self.wants_handshake = state.status == "requested"
         self.leased = not self.needs_lease
+        # events may be stored that this process was not handed (numbered by another
+        # process's matcher, or before a restart): the next look goes to the store
+        self._unseen = True
 
     def reconfigure(self, spec: SubscriptionSpec, state: SubscriptionState) -> None:
         """New settings of the Subscription (a client changed it): go on with them."""
@@ -119,6 +122,7 @@ class Delivery:
             self.events = max(self.events, state.events)
             self.status, self.error = state.status, state.error
             self.wants_handshake = state.status == "requested"
+            self._unseen = True
         self._wake.set()
 
     def wake(self, events: list[SubscriptionEvent] | None = None) -> None:
@@ -127,6 +131,8 @@ class Delivery:
             self.events = max(self.events, events[-1].number)
             self._handed.extend(events)
             del self._handed[: max(0, len(self._handed) - 1000)]
+        else:
+            self._unseen = True
         self._wake.set()
 
     async def _next_events(self) -> list[SubscriptionEvent]:
@@ -135,6 +141,9 @@ class Delivery:
             self._handed.pop(0)
         if self._handed and self._handed[0].number == first:
             return self._handed[: self.spec.max_count]
+        if first > self.events and not self._unseen:
+            return []  # all this process was told of is delivered: no store read
+        self._unseen = False
         return await self._host.events(self.id, first, self.spec.max_count)
 
     # the loop ------------------------------------------------------------------------------

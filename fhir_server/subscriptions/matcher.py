@@ -1,8 +1,9 @@
 """From one outbox event to the subscription events it makes.
 
-Reads the version the event names (and the one before it, which triggers compare with),
-and tests it against every subscription interested in the resource type. Index entries
-are extracted only when a test needs them, once per version.
+Takes the version the event names (and the one before it, which triggers compare with)
+as this process committed it, or reads it from the store, and tests it against every
+subscription interested in the resource type. Index entries are those the version was
+stored with, or extracted when a test needs them, once per version.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.storage.port import (
     MatchedEvent,
@@ -34,6 +36,17 @@ def _body(version: StoredVersion | None) -> dict[str, Any] | None:
     return body
 
 
+async def _version(
+    storage: Storage, rtype: str, rid: str, number: int
+) -> tuple[StoredVersion | None, IndexEntries | None]:
+    """A version with the index entries it was stored with when this process committed it
+    lately (storage/recent.py), else as read from the store (entries extracted on need)."""
+    recent = storage.recent_version(rtype, rid, number)
+    if recent is not None:
+        return recent
+    return await storage.vread(_SYSTEM, rtype, rid, number), None
+
+
 async def match_event(
     storage: Storage,
     indexer: Indexer,
@@ -42,8 +55,10 @@ async def match_event(
 ) -> list[MatchedEvent]:
     """The events one outbox row makes for the subscriptions `select` names for it."""
     rtype, rid, number = row["type"], row["id"], row["version"]
-    current = await storage.vread(_SYSTEM, rtype, rid, number)
-    previous = await storage.vread(_SYSTEM, rtype, rid, number - 1) if number > 1 else None
+    current, current_entries = await _version(storage, rtype, rid, number)
+    previous, previous_entries = (
+        await _version(storage, rtype, rid, number - 1) if number > 1 else (None, None)
+    )
     before, after = _body(previous), _body(current)
     if row["method"] == "DELETE":
         interaction = "delete"
@@ -53,8 +68,10 @@ async def match_event(
         interaction = "update"
     change = Change(
         interaction,
-        Version(before, previous.last_updated if previous else "", indexer.extract),
-        Version(after, current.last_updated if current else "", indexer.extract),
+        Version(
+            before, previous.last_updated if previous else "", indexer.extract, previous_entries
+        ),
+        Version(after, current.last_updated if current else "", indexer.extract, current_entries),
     )
     found: list[MatchedEvent] = []
     for spec, state in select(change):

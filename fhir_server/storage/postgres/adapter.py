@@ -45,6 +45,7 @@ from fhir_server.storage.postgres.outbox import OutboxReader, Watcher
 from fhir_server.storage.postgres.schema import prepare
 from fhir_server.storage.postgres.statements import READ_CURRENT, READ_VERSION
 from fhir_server.storage.postgres.transaction import PostgresTransaction, current_versions
+from fhir_server.storage.recent import RecentVersions
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import row_to_version
 from fhir_server.storage.sqlite.search_results import (
@@ -102,6 +103,7 @@ class PostgresStorage:
         self._reference_bits: dict[str, int] = {}
         self._outbox: OutboxReader | None = None
         self._watcher: Watcher | None = None
+        self._recent = RecentVersions()
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -310,6 +312,7 @@ class PostgresStorage:
                 await transaction.rollback()
             raise
         await transaction.commit()
+        self._recent.publish(tx.written)
         self._committed()
         return result
 
@@ -326,6 +329,11 @@ class PostgresStorage:
         except TRANSIENT as exc:
             self.pool.expire_connections()
             raise unavailable(exc) from exc
+
+    def recent_version(
+        self, resource_type: str, rid: str, version: int
+    ) -> tuple[StoredVersion, IndexEntries | None] | None:
+        return self._recent.get(resource_type, rid, version)
 
     def watch_commits(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Calls `callback` (on this event loop) after every commit of this process, after

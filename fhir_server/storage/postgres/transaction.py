@@ -19,6 +19,7 @@ from fhir_server.storage.postgres.dialect import numbered
 from fhir_server.storage.postgres.index_rows import EMPTY_ARRAYS, index_arrays
 from fhir_server.storage.postgres.locks import criteria_key, resource_key
 from fhir_server.storage.postgres.statements import CURRENT_BY_RIDS, LOCK_CURRENT, WRITE
+from fhir_server.storage.recent import Written
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import row_to_version
 from fhir_server.storage.sqlite.search_sql import compile_plan
@@ -50,6 +51,8 @@ class PostgresTransaction:
         self._base_url = base_url
         # resources whose identity lock this transaction holds: (rid or None, version)
         self._held: dict[tuple[str, str], tuple[int | None, int]] = {}
+        # what this job wrote, published (storage/recent.py) once it commits
+        self.written: list[Written] = []
 
     @property
     def connection(self) -> asyncpg.Connection:
@@ -119,7 +122,7 @@ class PostgresTransaction:
         )
         assert row is not None
         self._held[(resource_type, rid)] = (row[0], version)
-        return StoredVersion(
+        stored = StoredVersion(
             resource_type=resource_type,
             id=rid,
             version_id=version,
@@ -129,6 +132,8 @@ class PostgresTransaction:
             data=data,
             seq=row[1],
         )
+        self.written.append((stored, index))
+        return stored
 
 
 async def current_versions(conn: asyncpg.Connection, rids: Sequence[int]) -> list[StoredVersion]:

@@ -31,6 +31,7 @@ from fhir_server.storage.port import (
     SubscriptionState,
     Transaction,
 )
+from fhir_server.storage.recent import RecentVersions
 from fhir_server.storage.sqlite import subscriptions
 from fhir_server.storage.sqlite.checkpoint import Checkpointer
 from fhir_server.storage.sqlite.connection import apply_schema, open_connection, search_limits
@@ -91,6 +92,7 @@ class SqliteStorage:
         self._keys: SearchKeys | None = None
         self._reference_bits: dict[str, int] = {}
         self._commit_watchers: list[Callable[[], None]] = []
+        self._recent = RecentVersions()
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -117,6 +119,7 @@ class SqliteStorage:
                 watcher()
 
         self._writer.on_committed = committed
+        self._writer.on_written = self._recent.publish
         self._writer.on_commit = lambda: checkpointer.after_commit(write_conn)
         self._writer.start()
         self._executor = ThreadPoolExecutor(self._reader_threads, thread_name_prefix="sqlite-read")
@@ -334,6 +337,11 @@ class SqliteStorage:
             return [dict(zip(keys, row, strict=True)) for row in rows]
 
         return await self._in_reader(work)
+
+    def recent_version(
+        self, resource_type: str, rid: str, version: int
+    ) -> tuple[StoredVersion, IndexEntries | None] | None:
+        return self._recent.get(resource_type, rid, version)
 
     def watch_commits(self, callback: Callable[[], None]) -> Callable[[], None]:
         self._commit_watchers.append(callback)

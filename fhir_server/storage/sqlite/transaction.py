@@ -12,6 +12,7 @@ from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import Criteria, RequestContext, StoredVersion
+from fhir_server.storage.recent import Written
 from fhir_server.storage.sqlite.connection import search_limits
 from fhir_server.storage.sqlite.index_rows import SearchKeys, delete_rows, insert_rows
 from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, current_versions, row_to_version
@@ -42,6 +43,8 @@ class SqliteTransaction:
         self._indexer = indexer
         self._keys = keys
         self._clock = clock
+        # what this job wrote, published (storage/recent.py) once the group commits
+        self.written: list[Written] = []
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -121,7 +124,7 @@ class SqliteTransaction:
                 self._context.organisation,
             ),
         )
-        return StoredVersion(
+        stored = StoredVersion(
             resource_type=resource_type,
             id=rid,
             version_id=version,
@@ -131,3 +134,5 @@ class SqliteTransaction:
             data=data,
             seq=seq or 0,
         )
+        self.written.append((stored, index))
+        return stored

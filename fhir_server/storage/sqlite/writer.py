@@ -77,6 +77,8 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self.on_commit: Callable[[], None] | None = None  # after the results are delivered
         self.on_committed: Callable[[], None] | None = None  # before
+        # what the group's jobs wrote (their transactions' `written`), once committed
+        self.on_written: Callable[[list[Any]], None] | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -119,6 +121,7 @@ class Writer:
     def _commit_group(self, group: list[_Pending]) -> None:
         conn = self._conn
         outcomes: list[tuple[_Pending, Any, BaseException | None]] = []
+        written: list[Any] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -144,6 +147,7 @@ class Writer:
             else:
                 conn.execute("RELEASE job")
                 outcomes.append((pending, result, None))
+                written += getattr(tx, "written", ())
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as commit_error:
@@ -152,6 +156,9 @@ class Writer:
                 conn.execute("ROLLBACK")
             failure = _unavailable(commit_error)
             outcomes = [(pending, None, failure) for pending, _, _ in outcomes]
+            written = []
+        if written and self.on_written is not None:
+            self.on_written(written)
         if self.on_committed is not None:
             # before the callers hear of it: whoever watches commits is woken by the time a
             # write's response exists
