@@ -284,6 +284,7 @@ def _phase(
     if args.profile:
         spy = benchlib._start_py_spy(server.pid, args.duration, work / f"{name}.pyspy.txt")
     cpu = server.cpu_seconds()
+    busy = benchlib.machine_busy_seconds()
     if benchlib.wrk_path() is not None:  # a generator in C: the server is what is measured
         os.environ["BENCH_RECIPIENTS"] = str(args.subscriptions)
         r = benchlib.run_phase("wrk", server.base, "communication", args.duration, args.concurrency)
@@ -293,7 +294,12 @@ def _phase(
             write_load(server.base, args.duration, args.concurrency, args.subscriptions, None)
         )
     cpu = server.cpu_seconds() - cpu
-    print(f"   server CPU {1000 * cpu / max(result[0], 1):.2f} ms per write ({name})")
+    busy = benchlib.machine_busy_seconds() - busy
+    print(
+        f"   server CPU {1000 * cpu / max(result[0], 1):.2f} ms per write ({name});"
+        f" server {100 * cpu / result[2]:.0f} %, machine {100 * busy / result[2]:.0f} %"
+        f" of one core ({os.cpu_count()} cores)"
+    )
     if spy is not None:
         prof = benchlib._finish_py_spy(*spy)
         print(f"   profile of {name} ({prof.get('samples')} samples, {prof.get('file')}):")

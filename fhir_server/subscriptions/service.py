@@ -17,7 +17,6 @@ import socket
 import uuid
 from typing import Any
 
-import aiohttp
 import orjson
 
 from fhir_server.outcome import FhirError
@@ -36,6 +35,7 @@ from fhir_server.subscriptions import channels
 from fhir_server.subscriptions.access import may_see_protected, shown
 from fhir_server.subscriptions.candidates import CandidateIndex
 from fhir_server.subscriptions.delivery import Delivery, Host, Retry
+from fhir_server.subscriptions.hook_client import HookClient
 from fhir_server.subscriptions.matcher import match_event
 from fhir_server.subscriptions.notifications import Status, notification_bundle
 from fhir_server.subscriptions.spec import SpecError, SubscriptionSpec, read_spec
@@ -93,7 +93,7 @@ class SubscriptionService(Host):
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._unwatch: Any = None
-        self._client: aiohttp.ClientSession | None = None
+        self._client: HookClient | None = None
         self._in_flight = asyncio.Semaphore(self.settings.subscription_max_in_flight)
         self.sockets = Sockets(self.settings.subscription_ws_token_seconds)
         # this process, as the holder of delivery leases (several processes on one store)
@@ -104,7 +104,7 @@ class SubscriptionService(Host):
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._client = channels.client(self.settings.subscription_max_in_flight)
+        self._client = channels.client()
         await self._load_topics()
         await self._load_subscriptions()
 

@@ -219,7 +219,12 @@ def _search_plan(
 
 def _header(text: Any) -> tuple[str, str]:
     name, colon, value = str(text).partition(":")
-    if not colon or not name.strip() or any(c in name for c in " \r\n") or "\n" in value:
+    if (
+        not colon
+        or not name.strip()
+        or any(c in name for c in " \r\n")
+        or any(c in value for c in "\r\n\0")
+    ):
         raise SpecError(
             f"channel header '{text}' is not 'Name: value'", "Subscription.channel.header"
         )

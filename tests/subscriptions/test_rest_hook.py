@@ -244,7 +244,7 @@ def test_classic_criteria_subscription(client: TestClient, hook: Receiver, hook2
     assert [r.body for r in hook2.received] == [b""]
 
 
-def test_unusable_subscription_goes_to_error(client: TestClient) -> None:
+def test_unusable_subscription_goes_to_error(client: TestClient, hook: Receiver) -> None:
     body = subscription(COMMUNICATION_TOPIC, "http://10.1.2.3/hook", "id-only")
     sid = _subscribe(client, body)
     _wait_status(client, sid, "error")
@@ -254,6 +254,14 @@ def test_unusable_subscription_goes_to_error(client: TestClient) -> None:
         client, subscription("http://example.org/no-such-topic", "http://127.0.0.1/x")
     )
     _wait_status(client, unknown, "error")
+    # a header value with a carriage return would write a header of its own into the POST
+    smuggling = _subscribe(
+        client,
+        subscription(COMMUNICATION_TOPIC, hook.url, "id-only", headers=("X-A: 1\rX-B: 2",)),
+    )
+    _wait_status(client, smuggling, "error")
+    assert "is not 'Name: value'" in _status(client, smuggling)["error"]["text"]
+    assert hook.received == []
 
 
 def test_ordering_under_concurrent_writes(client: TestClient, hook: Receiver) -> None:
