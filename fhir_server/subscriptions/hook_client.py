@@ -8,7 +8,7 @@ what subscriptions cost the server's writes (bench/subscriptions.py).
 
 What it does: http and https (the system's trust store, the endpoint's host name checked);
 up to `per_endpoint` connections per scheme, host and port, reused while the receiver
-keeps them alive; the answer's body read and dropped (at most MAX_BODY bytes, then the
+keeps them alive and closed after IDLE_SECONDS unused; the answer's body read and dropped (at most MAX_BODY bytes, then the
 connection is closed); no redirects, no proxies, no cookies. A kept-alive connection the
 receiver closed before answering is retried once on a new one (delivery is at least once
 anyway: receivers tell repeats by the event numbers).
@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 import httptools
 
 MAX_BODY = 64 * 1024
+IDLE_SECONDS = 30.0  # a kept-alive connection unused this long is closed
 _AGENT = b"User-Agent: fhir-server\r\n"
 _KEEP = "/?#[]@!$&'()*+,;=:%~-._"  # reserved and unreserved characters of RFC 3986
 
@@ -83,6 +84,7 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.keep = False
         self.headers_done = False
+        self.idle_timer: asyncio.TimerHandle | None = None  # closes it when idle too long
 
     # protocol -----------------------------------------------------------------------------
 
@@ -148,6 +150,13 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+def _drop_idle(pool: _Pool, connection: _Connection) -> None:
+    """A connection unused for IDLE_SECONDS is closed (the endpoint may not be used again)."""
+    if connection in pool.idle:
+        pool.idle.remove(connection)
+    connection.close()
+
+
 class _Pool:
     def __init__(self, size: int) -> None:
         self.idle: list[_Connection] = []
@@ -183,6 +192,8 @@ class HookClient:
     async def _exchange(self, pool: _Pool, target: _Target, request: bytes) -> int:
         while pool.idle:
             connection = pool.idle.pop()
+            if connection.idle_timer is not None:
+                connection.idle_timer.cancel()
             if connection.closed:
                 continue
             try:
@@ -202,6 +213,9 @@ class HookClient:
             raise
         if connection.keep and not connection.closed:
             pool.idle.append(connection)
+            connection.idle_timer = asyncio.get_running_loop().call_later(
+                IDLE_SECONDS, _drop_idle, pool, connection
+            )
         else:
             connection.close()
         return status
@@ -228,6 +242,8 @@ class HookClient:
     async def close(self) -> None:
         for pool in self._pools.values():
             for connection in pool.idle:
+                if connection.idle_timer is not None:
+                    connection.idle_timer.cancel()
                 connection.close()
             pool.idle.clear()
         self._pools.clear()

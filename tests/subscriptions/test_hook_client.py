@@ -210,3 +210,23 @@ def test_refused_garbled_and_unsendable() -> None:
         await client.close()
 
     _run(scenario)
+
+
+def test_an_idle_connection_is_closed_after_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fhir_server.subscriptions import hook_client
+
+    monkeypatch.setattr(hook_client, "IDLE_SECONDS", 0.2)
+
+    async def scenario() -> None:
+        async with Server(_ok()) as server:
+            client = HookClient()
+            assert await client.post(server.url, [], b"{}", 5) == 200
+            (pool,) = client._pools.values()
+            (connection,) = pool.idle
+            await asyncio.sleep(0.5)
+            assert pool.idle == [] and connection.closed
+            assert await client.post(server.url, [], b"{}", 5) == 200  # a new one
+            await client.close()
+        assert server.connections == 2
+
+    _run(scenario)
