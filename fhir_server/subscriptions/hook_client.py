@@ -8,8 +8,9 @@ what subscriptions cost the server's writes (bench/subscriptions.py).
 
 What it does: http and https (the system's trust store, the endpoint's host name checked);
 up to `per_endpoint` connections per scheme, host and port, reused while the receiver
-keeps them alive and closed after IDLE_SECONDS unused; the answer's body read and dropped (at most MAX_BODY bytes, then the
-connection is closed); no redirects, no proxies, no cookies. A kept-alive connection the
+keeps them alive and closed after IDLE_SECONDS unused; the answer's body read and dropped
+(at most MAX_BODY bytes, then the connection is closed); no redirects, no proxies, no
+cookies. A kept-alive connection the
 receiver closed before answering is retried once on a new one (delivery is at least once
 anyway: receivers tell repeats by the event numbers).
 """
