@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     subscription_lease_seconds: float = 15.0
     # How long a websocket binding token is valid (seconds).
     subscription_ws_token_seconds: int = 600
+    # TLS of rest-hook endpoints (https): a PEM file of further CAs their certificates may
+    # chain to, besides the system's (e.g. SITHS), and this server's client certificate and
+    # key (PEM) for endpoints that require one (mutual TLS).
+    subscription_tls_ca_file: Path | None = None
+    subscription_tls_cert_file: Path | None = None
+    subscription_tls_key_file: Path | None = None
     # Security. Tokens are required unless this is set: for local development only (the
     # server then logs a loud warning and keeps no audit trail).
     insecure_no_auth: bool = False

@@ -10,6 +10,9 @@ hook_client.py (why not a general HTTP client: see there).
 
 from __future__ import annotations
 
+import ssl
+
+from fhir_server.config import Settings
 from fhir_server.subscriptions.hook_client import HookClient, HookError
 from fhir_server.subscriptions.spec import SubscriptionSpec
 
@@ -18,8 +21,24 @@ class DeliveryFailed(Exception):
     """A notification that did not arrive, and why (becomes Subscription.error)."""
 
 
-def client() -> HookClient:
-    return HookClient(per_endpoint=8)
+def client(settings: Settings) -> HookClient:
+    return HookClient(per_endpoint=8, tls=tls_context(settings))
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """How https endpoints are checked: the system's CAs and subscription_tls_ca_file's,
+    the host name against the certificate, and our client certificate when configured."""
+    context = ssl.create_default_context()
+    if settings.subscription_tls_ca_file is not None:
+        context.load_verify_locations(cafile=str(settings.subscription_tls_ca_file))
+    if settings.subscription_tls_cert_file is not None:
+        context.load_cert_chain(
+            str(settings.subscription_tls_cert_file),
+            str(settings.subscription_tls_key_file)
+            if settings.subscription_tls_key_file is not None
+            else None,
+        )
+    return context
 
 
 async def post(

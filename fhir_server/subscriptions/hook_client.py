@@ -165,11 +165,12 @@ class _Pool:
 
 
 class HookClient:
-    def __init__(self, per_endpoint: int = 8) -> None:
+    def __init__(self, per_endpoint: int = 8, tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: how https endpoints are checked (default: the system's trust store)."""
         self._per_endpoint = per_endpoint
         self._pools: dict[tuple[str, str, int], _Pool] = {}
         self._targets: dict[str, _Target] = {}
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls
 
     async def post(
         self, url: str, headers: Sequence[tuple[str, str]], body: bytes, timeout: float

@@ -104,7 +104,7 @@ class SubscriptionService(Host):
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._client = channels.client()
+        self._client = channels.client(self.settings)
         await self._load_topics()
         await self._load_subscriptions()
 

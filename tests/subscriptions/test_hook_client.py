@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fhir_server.config import Settings
+from fhir_server.subscriptions import channels
 from fhir_server.subscriptions.hook_client import MAX_BODY, HookClient, HookError
+from tests.support.tls import ThrowawayCA
 
 Answer = Callable[[bytes, asyncio.StreamWriter], Awaitable[bool]]  # False: close after
 
@@ -19,14 +24,15 @@ class Server:
     """A raw HTTP/1.1 server: reads each request (head and Content-Length body), records
     it and lets `answer` write whatever it likes."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, tls: ssl.SSLContext | None = None) -> None:
         self.answer = answer
+        self.tls = tls
         self.requests: list[bytes] = []
         self.connections = 0
         self.server: asyncio.Server | None = None
 
     async def __aenter__(self) -> Server:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -51,7 +57,7 @@ class Server:
                 self.requests.append(request)
                 if not await self.answer(request, writer):
                     break
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             pass
         writer.close()
 
@@ -228,5 +234,65 @@ def test_an_idle_connection_is_closed_after_a_while(monkeypatch: pytest.MonkeyPa
             assert await client.post(server.url, [], b"{}", 5) == 200  # a new one
             await client.close()
         assert server.connections == 2
+
+    _run(scenario)
+
+
+def _tls_server(ca: ThrowawayCA, *, require_client: bool) -> ssl.SSLContext:
+    issued = ca.issue("receiver.test", ips=("127.0.0.1",))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(issued.cert), str(issued.key))
+    if require_client:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=str(ca.pem))
+    return context
+
+
+def test_https_endpoints_are_checked_against_the_configured_cas(tmp_path: Path) -> None:
+    ca = ThrowawayCA(tmp_path)
+    server_tls = _tls_server(ca, require_client=False)
+    settings = Settings(data_dir=tmp_path, subscription_tls_ca_file=ca.pem)
+
+    async def scenario() -> None:
+        async with Server(_ok(), tls=server_tls) as server:
+            url = server.url.replace("http://", "https://")
+            untrusting = HookClient()  # the system's CAs only: our test CA is not among them
+            with pytest.raises(HookError, match="CERTIFICATE_VERIFY_FAILED"):
+                await untrusting.post(url, [], b"{}", 5)
+            trusting = channels.client(settings)
+            assert await trusting.post(url, [], b"{}", 5) == 200
+            wrong_name = url.replace("127.0.0.1", "localhost")  # not in the certificate
+            with pytest.raises(HookError, match="CERTIFICATE_VERIFY_FAILED"):
+                await trusting.post(wrong_name, [], b"{}", 5)
+            await untrusting.close()
+            await trusting.close()
+        assert len(server.requests) == 1
+
+    _run(scenario)
+
+
+def test_a_client_certificate_for_endpoints_that_require_one(tmp_path: Path) -> None:
+    ca = ThrowawayCA(tmp_path)
+    server_tls = _tls_server(ca, require_client=True)
+    ours = ca.issue("fhir-server.test", client=True)
+    without = Settings(data_dir=tmp_path, subscription_tls_ca_file=ca.pem)
+    with_cert = Settings(
+        data_dir=tmp_path,
+        subscription_tls_ca_file=ca.pem,
+        subscription_tls_cert_file=ours.cert,
+        subscription_tls_key_file=ours.key,
+    )
+
+    async def scenario() -> None:
+        async with Server(_ok(), tls=server_tls) as server:
+            url = server.url.replace("http://", "https://")
+            anonymous = channels.client(without)
+            with pytest.raises(HookError):
+                await anonymous.post(url, [], b"{}", 5)
+            known = channels.client(with_cert)
+            assert await known.post(url, [], b"{}", 5) == 200
+            await anonymous.close()
+            await known.close()
+        assert len(server.requests) == 1
 
     _run(scenario)
