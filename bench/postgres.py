@@ -1,10 +1,15 @@
 """SQLite (one process) and PostgreSQL (`serve --workers 2`) side by side in one run:
 create and read throughput with the CRUD benchmark's machinery (benchlib.crud_sequence:
-wrk or the Python generator, the same checks), and the `fhir-server import` rate of the
-Synthea transaction Bundles.
+wrk or the Python generator, the same checks), the `fhir-server import` rate of the
+Synthea transaction Bundles, and the search benchmark's mix (bench/search.py: token,
+reference+date, string, chained, _include, _has, _sort with paging) on the same data in
+both stores: --search-resources Synthea copies with fresh ids (bench/synthea_copies.py),
+imported with `fhir-server import`, each kind alone at one connection (latency), then all
+mixed at --concurrency (throughput).
 
     python bench/postgres.py [--duration 10] [--concurrency 32] [--workers 2]
                              [--bundles PATH] [--generator auto|wrk|python]
+                             [--search-resources 100000] [--search-duration 5]
 
 PostgreSQL runs in a throw-away cluster on 127.0.0.1 in a temp dir (tests/support/
 pg_cluster.py), durable as in production (fsync and synchronous_commit on); SQLite runs
@@ -29,6 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(ROOT))
 
 import benchlib  # noqa: E402
+import orjson  # noqa: E402
+import search as search_bench  # noqa: E402
+import synthea_copies  # noqa: E402
 
 from fhir_server.cli import serve_command  # noqa: E402
 from tests.support import pg_cluster  # noqa: E402
@@ -86,6 +94,64 @@ def import_rate(store_options: list[str], bundles: Path, workers: int) -> dict[s
     }
 
 
+def write_copies(path: Path, resources: int) -> int:
+    """NDJSON of Synthea copies (ids and references already final): what both stores load."""
+    count = 0
+    with open(path, "wb") as out:
+        bundles = synthea_copies.read_bundles()
+        for copy, bundle in synthea_copies.units(bundles, resources):
+            for resource in synthea_copies.copy_of(copy, bundle):
+                out.write(orjson.dumps(resource) + b"\n")
+                count += 1
+    return count
+
+
+def search_mix(
+    args: argparse.Namespace, store: str, urls: dict[str, list[str]], work: Path,
+    env: dict[str, str],
+) -> dict[str, Any]:  # fmt: skip
+    """The search benchmark's kinds against one store's server: latency, then the mix."""
+    port = benchlib.free_port()
+    workers = args.workers if store == "postgres" else 1
+    argv = serve_command(port, work / "data", workers=workers)
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        server = benchlib.Server(argv, port, work / "search-server.log", "/metadata")
+        server.start(timeout=300)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    out: dict[str, Any] = {"latency": {}, "problems": []}
+    print(f"\n== search, {store}: {' '.join(argv[3:])}")
+    try:
+        urls = {kind: list(paths) for kind, paths in urls.items()}
+        facts = search_bench.fetch_all(server.base, urls, args.search_pages)
+        out["problems"] += facts["failures"]
+        print(search_bench.ROW)
+        for kind in search_bench.KINDS:
+            if not urls.get(kind):
+                continue
+            file = search_bench.write_urls(work / f"urls-{kind}.txt", urls[kind])
+            r = benchlib.measured_phase(
+                server, "wrk", "search", args.search_duration, 1, ids_in=file
+            )
+            out["latency"][kind] = r
+            print(search_bench.format_row(kind, r, facts.get(kind)), flush=True)
+        file = search_bench.write_urls(work / "urls-mix.txt", search_bench.interleave(urls))
+        mix = benchlib.measured_phase(
+            server, "wrk", "search", args.search_duration, args.concurrency, ids_in=file
+        )
+        out["mix"] = mix
+        print(search_bench.format_row("mix", mix, None), flush=True)
+        for kind, r in [*out["latency"].items(), ("mix", mix)]:
+            if r["errors"]:
+                out["problems"].append(f"{store} {kind}: {r['errors']} errors: {r['first_error']}")
+    finally:
+        server.stop()
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--duration", type=float, default=10.0)
@@ -95,6 +161,10 @@ def main() -> int:
     ap.add_argument("--import-workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--bundles", type=Path, default=SYNTHEA)
     ap.add_argument("--generator", default="auto")
+    ap.add_argument("--search-resources", type=int, default=100_000, help="0: no search phase")
+    ap.add_argument("--search-duration", type=float, default=5.0, help="seconds per kind")
+    ap.add_argument("--search-pages", type=int, default=3, help="pages of _sort to follow")
+    ap.add_argument("--urls-per-kind", type=int, default=40)
     args = ap.parse_args()
     generator = benchlib.choose_generator(args.generator)
     facts = benchlib.machine_facts(generator)
@@ -120,6 +190,27 @@ def main() -> int:
                 figures = import_rate(options, args.bundles, args.import_workers)
                 results[f"{store}_import"] = figures
                 print(f"   {store:<9} {figures}")
+            if args.search_resources > 0:
+                copies = base / "copies.ndjson"
+                count = write_copies(copies, args.search_resources)
+                urls = search_bench.plan_urls(args.search_resources, args.urls_per_kind)
+                print(f"\n== search data: {count} resources (Synthea copies), both stores")
+                for store in ("sqlite", "postgres"):
+                    work = base / f"search-{store}"
+                    work.mkdir()
+                    env = {}
+                    if store == "sqlite":
+                        options = ["--data-dir", str(work / "data")]
+                    else:
+                        env["FHIR_SERVER_DATABASE_URL"] = fresh_database(cluster.url, "bench_s")
+                        options = ["--database-url", env["FHIR_SERVER_DATABASE_URL"]]
+                    loaded = import_rate(options, copies, args.import_workers)
+                    print(f"   {store:<9} loaded: {loaded}")
+                    if "error" in loaded:
+                        results[f"{store}_search"] = {"problems": [loaded["error"]]}
+                        continue
+                    results[f"{store}_search"] = search_mix(args, store, urls, work, env)
+                    results[f"{store}_search"]["loaded"] = loaded
         finally:
             cluster.remove()
     print("\n== summary (req/s; import resources/s while loading, and with start-up)")
@@ -132,9 +223,29 @@ def main() -> int:
             f" {phases['read']['throughput_rps']:>8.0f}"
             f" {imp.get('rate', 0):>8} {imp.get('rate_wall', 0):>13}"
         )
+    if args.search_resources > 0:
+        print(f"\n== search at {args.search_resources} resources: p50 / p95 ms at one connection")
+        print(f"   {'kind':<16} {'sqlite':>16} {'postgres':>16}")
+        for kind in [*search_bench.KINDS, "mix"]:
+            cells = []
+            for store in ("sqlite", "postgres"):
+                found = results.get(f"{store}_search", {})
+                r = found.get("mix") if kind == "mix" else found.get("latency", {}).get(kind)
+                if r is None:
+                    cells.append(f"{'-':>16}")
+                elif kind == "mix":
+                    cells.append(f"{r['throughput_rps']:>11.0f} r/s")
+                else:
+                    cells.append(f"{r['p50_ms']:>7.1f} /{(r.get('p95_ms') or 0):>7.1f}")
+            print(f"   {kind:<16} {cells[0]} {cells[1]}")
     path = benchlib.write_results("postgres", results)
     print(f"\nresults: {path}")
     problems = [p for s in ("sqlite", "postgres") for p in results[f"{s}_crud"]["problems"]]
+    problems += [
+        p
+        for s in ("sqlite", "postgres")
+        for p in results.get(f"{s}_search", {}).get("problems", [])
+    ]
     return (
         1
         if problems or any("error" in results[f"{s}_import"] for s in ("sqlite", "postgres"))

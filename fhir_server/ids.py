@@ -17,6 +17,15 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+_DRAWN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+def looks_drawn(text: str) -> bool:
+    """Whether `text` has the form of the ids new_id draws (a random UUID): an id the
+    server just drew for a create is no other writer's (122 random bits)."""
+    return len(text) == 36 and _DRAWN.fullmatch(text) is not None
+
+
 def version_etag(version_id: int) -> str:
     """The weak ETag of a version: W/"3" (http.html#versioning)."""
     return f'W/"{version_id}"'

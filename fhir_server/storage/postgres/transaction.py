@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from fhir_server.definitions import Definitions
+from fhir_server.ids import looks_drawn
 from fhir_server.outcome import bad_request
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.index import IndexEntries
@@ -92,7 +93,11 @@ class PostgresTransaction:
         index: IndexEntries | None = None,
     ) -> StoredVersion:
         held = self._held.get((resource_type, rid))
-        if held is None:
+        if held is None and method == "POST" and looks_drawn(rid):
+            # a create under an id the server just drew: nothing to lock or read (a round
+            # trip less per create); should it exist after all, the insert fails whole
+            held = (None, 0)
+        elif held is None:
             await self.read(resource_type, rid)
             held = self._held[(resource_type, rid)]
         key, current = held

@@ -1,5 +1,7 @@
-"""Pooled PostgreSQL connections come back clean without asyncpg's per-release RESET round
-trip (storage/postgres/adapter.py `_reset_connection`)."""
+"""Round trips the PostgreSQL adapter saves, and why that is safe: pooled connections come
+back clean without asyncpg's per-release RESET (adapter.py `_reset_connection`); a create
+under an id the server drew takes no lock (transaction.py), and should that id exist after
+all, the create fails whole."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fhir_server.definitions import load_definitions
+from fhir_server.ids import looks_drawn, new_id
 from fhir_server.storage.port import RequestContext, Transaction
 from fhir_server.storage.postgres import PostgresStorage
 from tests.support import postgres
@@ -49,6 +52,46 @@ def test_a_job_cancelled_mid_transaction_leaves_nothing_and_a_clean_pool(
 
             await store.run(CTX, next_job)
             assert (await store.read(CTX, "Patient", "whole")) is not None
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_drawn_ids() -> None:
+    assert all(looks_drawn(new_id()) for _ in range(100))
+    assert not looks_drawn("kommun-0880")
+    assert not looks_drawn("6ba7b810-9dad-11d1-80b4-00c04fd430c8")  # a UUID, not random
+    assert not looks_drawn(new_id().upper())
+
+
+def test_a_create_under_a_drawn_id_that_exists_fails_whole(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    postgres.empty_store(postgres_url)
+    taken = new_id()
+
+    async def scenario() -> None:
+        store = PostgresStorage(postgres_url, load_definitions())
+        await store.start()
+        try:
+
+            async def first(tx: Transaction) -> None:
+                await tx.write(
+                    "Patient", taken, {"resourceType": "Patient", "gender": "male"}, "POST"
+                )
+
+            await store.run(CTX, first)
+
+            async def again(tx: Transaction) -> None:
+                await tx.write("Patient", "other", {"resourceType": "Patient"}, "PUT")
+                await tx.write("Patient", taken, {"resourceType": "Patient"}, "POST")
+
+            with pytest.raises(Exception):  # noqa: B017 - the store's unique (type, id)
+                await store.run(CTX, again)
+            kept = await store.read(CTX, "Patient", taken)
+            assert kept is not None and kept.version_id == 1 and b"male" in (kept.data or b"")
+            assert await store.read(CTX, "Patient", "other") is None
         finally:
             await store.close()
 
