@@ -53,6 +53,8 @@ async def run_import(
         progress = Progress()
         report = await Loader(runtime, batch_size, workers).load(units(paths), progress)
         progress.done()
+        if report.resources:
+            await storage.refresh_statistics()
         return report
     finally:
         await storage.close()

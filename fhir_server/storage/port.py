@@ -255,6 +255,11 @@ class Storage(Protocol):
         function that stops the calls."""
         ...
 
+    async def refresh_statistics(self) -> None:
+        """After a bulk load: bring the query planner's statistics up to date, so that the
+        first searches are planned on what was loaded."""
+        ...
+
     def recent_version(
         self, resource_type: str, rid: str, version: int
     ) -> tuple[StoredVersion, IndexEntries | None] | None:

@@ -128,3 +128,36 @@ def test_bulk_export_sample_with_its_log(
     )
     with TestClient(create_app(settings)) as client:
         assert client.get("/Patient").json()["total"] == 13  # Patient.000.ndjson: 13 lines
+
+
+def test_postgres_statistics_fresh_after_an_import(postgres_url: str, tmp_path: Path) -> None:
+    """Searches right after an import are planned on what was loaded, not on the estimates
+    of empty tables that autovacuum would only replace a while later."""
+    import asyncio
+
+    import asyncpg
+
+    url = fresh_database(postgres_url, "import_stats")
+    source = tmp_path / "patients.ndjson"
+    source.write_bytes(
+        b"\n".join(
+            orjson.dumps({"resourceType": "Patient", "id": f"p{i}", "gender": "female"})
+            for i in range(50)
+        )
+    )
+    assert _import(["--database-url", url], source) == 0
+
+    async def analysed() -> dict[str, Any]:
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch(
+                "SELECT relname, last_analyze FROM pg_stat_user_tables"
+                " WHERE relname IN ('resource', 'version', 'idx_token')"
+            )
+            return {row["relname"]: row["last_analyze"] for row in rows}
+        finally:
+            await conn.close()
+
+    found = asyncio.run(analysed())
+    assert set(found) == {"resource", "version", "idx_token"}
+    assert all(when is not None for when in found.values()), found

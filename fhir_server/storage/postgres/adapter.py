@@ -342,6 +342,13 @@ class PostgresStorage:
             self.pool.expire_connections()
             raise unavailable(exc) from exc
 
+    async def refresh_statistics(self) -> None:
+        # autovacuum analyses a grown table eventually (a minute or so); searches right
+        # after a bulk load were planned on empty-table estimates until then (measured:
+        # reference+date 35 ms instead of 2 ms at 3 000 resources)
+        async with self._connection() as conn:
+            await conn.execute("ANALYZE")
+
     def recent_version(
         self, resource_type: str, rid: str, version: int
     ) -> tuple[StoredVersion, IndexEntries | None] | None:

@@ -338,6 +338,11 @@ class SqliteStorage:
 
         return await self._in_reader(work)
 
+    async def refresh_statistics(self) -> None:
+        """None are gathered: the search SQL is shaped for SQLite's planner without them
+        (no sqlite_stat1), as measured at a million resources (bench/search.py)."""
+        return None
+
     def recent_version(
         self, resource_type: str, rid: str, version: int
     ) -> tuple[StoredVersion, IndexEntries | None] | None:
