@@ -93,6 +93,9 @@ class Cluster:
             f"-c unix_socket_directories={self.base}",
             "-c max_connections=200",
             "-c shared_buffers=256MB",
+            # storage in memory or on SSD, as docs/postgres.md advises for production
+            "-c random_page_cost=1.1",
+            "-c effective_cache_size=4GB",
         ]
         if not self.durable:
             # no fsync: a throw-away cluster need not survive power loss. Commits still
