@@ -15,6 +15,7 @@ from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import Criteria, RequestContext, StoredVersion
+from fhir_server.storage.postgres.contained_rows import write_contained
 from fhir_server.storage.postgres.dialect import numbered
 from fhir_server.storage.postgres.index_rows import EMPTY_ARRAYS, index_arrays
 from fhir_server.storage.postgres.locks import criteria_key, resource_key
@@ -96,6 +97,7 @@ class PostgresTransaction:
         version = current + 1
         now = self._clock.now()
         data: bytes | None = None
+        index = None if resource is None else index
         if resource is not None:
             data = stamped(resource, version, now)
             if index is None:
@@ -119,6 +121,8 @@ class PostgresTransaction:
         )
         assert row is not None
         self._held[(resource_type, rid)] = (row[0], version)
+        if row[3] or (index is not None and index.contained):
+            await write_contained(self._conn, self._keys, row[0], row[1], index, row[3] > 0)
         return StoredVersion(
             resource_type=resource_type,
             id=rid,
