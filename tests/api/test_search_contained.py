@@ -299,3 +299,45 @@ def test_include_is_not_followed_from_contained_results(data: TestClient) -> Non
     )
     modes = [(e["search"]["mode"], e["resource"]["id"]) for e in bundle["entry"]]
     assert modes == [("match", "gp"), ("match", "prac1")]
+
+
+def test_compartment_last_updated_and_shaping(data: TestClient) -> None:
+    # a contained resource has its container's lastUpdated
+    assert _urls(data, "/Practitioner?_contained=true&_lastUpdated=gt2000-01-01") == [
+        "Patient/pat1"
+    ]
+    assert _urls(data, "/Practitioner?_contained=true&_lastUpdated=lt2000-01-01") == []
+    _put(
+        data,
+        {
+            "resourceType": "Observation",
+            "id": "o1",
+            "status": "final",
+            "code": {"text": "Vikt"},
+            "subject": {"reference": "Patient/pat1"},
+            "hasMember": [{"reference": "#o2"}],
+            "contained": [
+                {
+                    "resourceType": "Observation",
+                    "id": "o2",
+                    "status": "final",
+                    "code": {"text": "Längd"},
+                    "subject": {"reference": "Patient/pat1"},
+                }
+            ],
+        },
+    )
+    # compartments and chains go from the contained resource's own references
+    assert _urls(data, "/Patient/pat1/Observation?code:text=längd&_contained=true") == [
+        "Observation/o1"
+    ]
+    assert _urls(data, "/Patient/other/Observation?code:text=längd&_contained=true") == []
+    assert _urls(data, "/Observation?subject.family=lind&_contained=true") == ["Observation/o1"]
+    shaped = _bundle(
+        data,
+        "/Observation?code:text=längd&_contained=true&_containedType=contained&_elements=code",
+    )
+    (entry,) = shaped["entry"]
+    assert entry["resource"]["code"] == {"text": "Längd"}
+    assert "subject" not in entry["resource"]
+    assert entry["fullUrl"].endswith("/Observation/o1#o2")
