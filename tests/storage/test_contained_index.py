@@ -119,6 +119,22 @@ def test_contained_rows_follow_their_container(
     assert set(_unit_rows(store, request).values()) == {0}
 
 
+def test_two_writes_of_a_container_in_one_job(
+    store: Runner, request: pytest.FixtureRequest
+) -> None:
+    async def job(tx: Any) -> None:
+        for resource in (
+            _container("mr1", _medication("a", "N02BE01"), _medication("b", "N02BE01")),
+            _container("mr1", _medication("c", "C03CA01")),
+        ):
+            await tx.write("MedicationRequest", "mr1", _clean(resource), "PUT")
+
+    store(store.store.run(CTX, job))
+    assert _units(store, ("code", "N02BE01")) == []
+    assert _units(store) == ["MedicationRequest/mr1#c"]
+    assert _unit_rows(store, request)["contained"] == 1
+
+
 def test_a_failing_job_leaves_no_contained_rows(
     store: Runner, request: pytest.FixtureRequest
 ) -> None:

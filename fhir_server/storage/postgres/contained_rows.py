@@ -27,8 +27,8 @@ async def write_contained(
     entries: IndexEntries | None,
     removed: bool,
 ) -> None:
-    """After WRITE: the index rows of the units it removed go (`removed`), the units of the
-    new version (`entries`; None for a deletion) come in."""
+    """After WRITE: the units of the former version go with their rows (`removed`: it may
+    have had some), those of the new version (`entries`; None for a deletion) come in."""
     if removed:
         await conn.execute(CONTAINED_DELETE, *unit_range(container))
     for unit in entries.contained if entries is not None else ():

@@ -4,7 +4,6 @@ sqlite/search_sql.py and history_sql.py, numbered by dialect.py)."""
 from __future__ import annotations
 
 from fhir_server.storage.postgres.dialect import numbered
-from fhir_server.storage.sqlite.contained_rows import SPAN
 from fhir_server.storage.sqlite.index_rows import COMPOSITE_COLUMNS, FULL_TEXT_TABLE, INDEX_TABLES
 from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, VERSION_BY_KEY, VERSION_COLUMNS
 
@@ -91,8 +90,7 @@ _DELETES = ", ".join(
 # old index rows out and the new ones in, and a notification delivered at commit.
 # $1 rid (NULL: a new resource), $2 type, $3 id, $4 version, $5 lastUpdated, $6 method,
 # $7 deleted, $8 data, $9 principal, $10 organisation, $11… the index arrays.
-# Returns the rid, the version's seq, the notification's (nothing) and how many contained
-# resources of the former version it removed (their index rows go next: CONTAINED_DELETE).
+# Returns the rid and the version's seq. (Contained resources: postgres/contained_rows.py.)
 WRITE = (
     "WITH k AS MATERIALIZED (SELECT coalesce($1::bigint, nextval('resource_rid')) AS rid,"
     " nextval('version_seq') AS seq),"
@@ -104,22 +102,20 @@ WRITE = (
     " box AS (INSERT INTO outbox (seq, type, id, version, method, at, principal,"
     " organisation) SELECT k.seq, $2, $3, $4, $6, $5, $9, $10 FROM k), "
     + _DELETES
-    + f", dc AS (DELETE FROM contained x USING k WHERE x.rid BETWEEN -(k.rid * {SPAN} + {SPAN - 1})"
-    + f" AND -(k.rid * {SPAN} + 1) RETURNING x.rid), "
+    + ", "
     + _index_inserts("k.rid", 11).replace(" FROM unnest(", " FROM k, unnest(")
-    + f" SELECT k.rid, k.seq, pg_notify('{NOTIFY_CHANNEL}', ''), (SELECT count(*) FROM dc)"
-    + " FROM k"
+    + f" SELECT k.rid, k.seq, pg_notify('{NOTIFY_CHANNEL}', '') FROM k"
 )
 
-# The index rows of a container's contained resources ($1..$2: their key range, see
-# sqlite/contained_rows.py), after WRITE removed their `contained` rows.
+# A container's contained resources and their index rows ($1..$2: their key range, see
+# sqlite/contained_rows.py), when its former version may have had some.
 CONTAINED_DELETE = (
     "WITH "
     + ", ".join(
         f"d{n} AS (DELETE FROM {table} WHERE rid BETWEEN $1 AND $2)"
-        for n, table in enumerate(INDEX_TABLES, start=1)
+        for n, table in enumerate((*INDEX_TABLES, FULL_TEXT_TABLE), start=1)
     )
-    + f" DELETE FROM {FULL_TEXT_TABLE} WHERE rid BETWEEN $1 AND $2"
+    + " DELETE FROM contained WHERE rid BETWEEN $1 AND $2"
 )
 
 # One contained resource: its `contained` row and its index rows. $1 its key, $2 the

@@ -49,8 +49,9 @@ class PostgresTransaction:
         self._keys = keys
         self._clock = clock
         self._base_url = base_url
-        # resources whose identity lock this transaction holds: (rid or None, version)
-        self._held: dict[tuple[str, str], tuple[int | None, int]] = {}
+        # resources whose identity lock this transaction holds: (rid or None, version,
+        # whether the current version may have contained resources)
+        self._held: dict[tuple[str, str], tuple[int | None, int, bool]] = {}
 
     @property
     def connection(self) -> asyncpg.Connection:
@@ -61,10 +62,11 @@ class PostgresTransaction:
             LOCK_CURRENT, resource_key(resource_type, rid), resource_type, rid
         )
         if row is None:
-            self._held[(resource_type, rid)] = (None, 0)
+            self._held[(resource_type, rid)] = (None, 0, False)
             return None
-        self._held[(resource_type, rid)] = (row[0], row[3])
-        return row_to_version(tuple(row)[1:])
+        version = row_to_version(tuple(row)[1:])
+        self._held[(resource_type, rid)] = (row[0], row[3], _may_contain(version.data))
+        return version
 
     async def find(self, resource_type: str, criteria: Criteria) -> list[StoredVersion]:
         plan = parse_criteria(
@@ -93,7 +95,7 @@ class PostgresTransaction:
         if held is None:
             await self.read(resource_type, rid)
             held = self._held[(resource_type, rid)]
-        key, current = held
+        key, current, had_contained = held
         version = current + 1
         now = self._clock.now()
         data: bytes | None = None
@@ -120,9 +122,10 @@ class PostgresTransaction:
             *arrays,
         )
         assert row is not None
-        self._held[(resource_type, rid)] = (row[0], version)
-        if row[3] or (index is not None and index.contained):
-            await write_contained(self._conn, self._keys, row[0], row[1], index, row[3] > 0)
+        has_contained = index is not None and bool(index.contained)
+        self._held[(resource_type, rid)] = (row[0], version, has_contained)
+        if had_contained or has_contained:
+            await write_contained(self._conn, self._keys, row[0], row[1], index, had_contained)
         return StoredVersion(
             resource_type=resource_type,
             id=rid,
@@ -133,6 +136,14 @@ class PostgresTransaction:
             data=data,
             seq=row[1],
         )
+
+
+def _may_contain(data: bytes | None) -> bool:
+    """Whether a stored version may have contained resources, whose rows a write must then
+    remove (postgres/contained_rows.py). The stored JSON is this server's own (stamp.py:
+    keys as written, never escaped), so a version without the key has none; the word
+    elsewhere in it only costs a needless delete."""
+    return data is not None and b'"contained"' in data
 
 
 async def current_versions(conn: asyncpg.Connection, rids: Sequence[int]) -> list[StoredVersion]:
