@@ -248,6 +248,7 @@ def test_paging_count_total_and_sort(client: TestClient) -> None:
         ("_contained=true&_contained=both", "_contained"),
         ("_contained=true&_sort=code", "_sort"),
         ("_contained=true&_has:MedicationRequest:medication:status=active", "_has"),
+        ("_contained=both&_list=l1", "_list"),
     ],
 )
 def test_bad_contained_parameters_are_400(data: TestClient, query: str, named: str) -> None:

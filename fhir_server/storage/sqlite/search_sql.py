@@ -161,8 +161,12 @@ def compile_plan(
             args.append(full_text_query(clause))
         elif isinstance(clause, HasClause):
             if contained:
+                # _list=x is _has:List:item:_id=x (search/criteria.py)
+                named = "_list" if clause.plan.resource_type == "List" else "_has"
                 raise bad_request(
-                    "_has does not apply to contained resources (_contained=true|both)", "_has"
+                    f"{named} does not apply to contained resources (_contained=true|both):"
+                    " nothing refers to one from outside its container",
+                    named,
                 )
             where.append(_has(clause, rtype, keys, args))
         elif isinstance(clause, AnyOfClause):
