@@ -167,6 +167,13 @@ def test_both(data: TestClient) -> None:
         "MedicationRequest/mr1#med",
         "Medication/m1",
     ]
+    # one at a time: the contained one (its container came first), then the resource
+    page = _bundle(data, query + "&_containedType=contained&_count=1")
+    ids = [e["resource"]["id"] for e in page["entry"]]
+    while next_link := next((x["url"] for x in page["link"] if x["relation"] == "next"), None):
+        page = _bundle(data, next_link)
+        ids += [e["resource"]["id"] for e in page["entry"]]
+    assert ids == ["med", "m1"]
     # a container is returned once however many of its contained resources match
     assert _urls(data, "/Practitioner?_contained=both") == ["Patient/pat1", "Practitioner/prac1"]
 
@@ -219,6 +226,8 @@ def test_paging_count_total_and_sort(client: TestClient) -> None:
         assert page["total"] == 7
         seen += [e["resource"]["id"] for e in page["entry"]]
     assert seen == [f"x{n}" for n in range(7)]
+    previous = next(x["url"] for x in page["link"] if x["relation"] == "previous")
+    assert [e["resource"]["id"] for e in _bundle(client, previous)["entry"]] == ["x3", "x4", "x5"]
     # sorted by the contained resources' own values, or by the containers'
     by_id = _bundle(client, query.replace("_count=3", "_sort=-_id"))
     assert [e["resource"]["id"] for e in by_id["entry"]] == [f"x{n}" for n in reversed(range(7))]
