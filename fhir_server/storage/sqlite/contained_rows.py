@@ -44,14 +44,9 @@ def position_of(key: int) -> int:
     return (-key) % SPAN - 1
 
 
-def order_of_resource(rid: int) -> int:
-    """A resource's place in the order of search units."""
-    return rid * SPAN
-
-
 def unit_of_order(order: int) -> tuple[bool, int]:
-    """(contained, key) of a place in the order of units: a resource's rid, or a
-    contained resource's negative key."""
+    """(contained, key) of a place in the order of units (a resource's is rid * SPAN, a
+    contained resource's its key without the sign): the rid, or the negative key."""
     if order % SPAN == 0:
         return False, order // SPAN
     return True, -order
