@@ -22,6 +22,7 @@ Calls without an enforced context (security off, the server's own work) pass thr
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
@@ -46,6 +47,7 @@ from fhir_server.auth.policy import (
 from fhir_server.auth.scopes import CREATE, DELETE, READ, SEARCH, UPDATE, Limits
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import FhirError, error
+from fhir_server.search.contained import TOP_LEVEL, ContainedScope
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.narrowing import Visibility
 from fhir_server.search.results import Include, SortKey
@@ -343,6 +345,7 @@ class SecuredStorage:
         sort: Sequence[SortKey] = (),
         compartment: tuple[str, str] | None = None,
         visibility: Visibility | None = None,
+        contained: ContainedScope = TOP_LEVEL,
     ) -> SearchResult:
         if not ctx.enforced:
             return await self.inner.search(
@@ -355,9 +358,14 @@ class SecuredStorage:
                 sort=sort,
                 compartment=compartment,
                 visibility=visibility,
+                contained=contained,
             )
         limits = grants(ctx).limits(resource_type, SEARCH, ctx.patient is not None)
         narrowed = self._narrowed(ctx, resource_type, criteria, limits)
+        if contained.active:
+            return await self._search_contained(
+                ctx, resource_type, narrowed, count, cursor, total, sort, compartment, contained
+            )
         # scopes' limits that are no criteria are checked per match: the count would tell
         # what the page hides, so no total then; the organisation narrows in the store
         found = await self.inner.search(
@@ -381,6 +389,74 @@ class SecuredStorage:
                 kept.append(admitted)
         self._audit_read(ctx, access)
         return SearchResult(kept, found.total, found.next_cursor, found.previous_cursor)
+
+    async def _search_contained(
+        self,
+        ctx: RequestContext,
+        resource_type: str,
+        narrowed: list[tuple[str, str]] | None,
+        count: int,
+        cursor: str | None,
+        total: bool,
+        sort: Sequence[SortKey],
+        compartment: tuple[str, str] | None,
+        contained: ContainedScope,
+    ) -> SearchResult:
+        """A search matching contained resources: the scopes' limits of the searched type
+        narrow the matches as criteria; each container (every returned resource, and the
+        container of every returned contained resource) is then admitted as a read of it
+        would be: its type searchable, its own scopes' limits, the organisation's
+        visibility now. `total` stays only when nothing can be left out that way."""
+        if narrowed is None:
+            raise forbidden(
+                f"The token's scopes limit {resource_type} in ways that cannot be applied to"
+                " contained resources (_contained)",
+                f"system/{resource_type}.s",
+                "_contained",
+            )
+        found = await self.inner.search(
+            ctx,
+            resource_type,
+            narrowed,
+            count=count,
+            cursor=cursor,
+            total=total,
+            sort=sort,
+            compartment=compartment,
+            contained=contained,
+        )
+        access = Access()
+        kept: list[StoredVersion] = []
+        for version in found.versions:
+            admitted = await self._admit_with_container(ctx, version, access)
+            if admitted is not None:
+                kept.append(admitted)
+        self._audit_read(ctx, access)
+        whole = not organisation_scoped(ctx) and grants(ctx).allows_everything(SEARCH)
+        return SearchResult(
+            kept, found.total if whole else None, found.next_cursor, found.previous_cursor
+        )
+
+    async def _admit_with_container(
+        self, ctx: RequestContext, version: StoredVersion, access: Access
+    ) -> StoredVersion | None:
+        if version.container is None:
+            container: StoredVersion | None = version
+        else:
+            container_type, _, container_id = version.container.partition("/")
+            container = await self.inner.read(INTERNAL, container_type, container_id)
+        if container is None or container.deleted or not may_search(ctx, container.resource_type):
+            return None
+        limits = self._limits(ctx, container.resource_type, SEARCH)
+        admitted = await self._admit(ctx, container, limits, access, "now")
+        if admitted is None or version.container is None:
+            return admitted
+        if version.data is None or grants(ctx).protected_identity:
+            return version
+        if not may_hold_protected(version.data):
+            return version
+        resource = fhirjson.loads(version.data)
+        return _with_data(version, fhirjson.dumps(resource)) if redact(resource) else version
 
     def index(self, resource: dict[str, Any]) -> IndexEntries:
         return self.inner.index(resource)
@@ -562,13 +638,4 @@ class SecuredTransaction:
 
 
 def _with_data(version: StoredVersion, data: bytes) -> StoredVersion:
-    return StoredVersion(
-        resource_type=version.resource_type,
-        id=version.id,
-        version_id=version.version_id,
-        last_updated=version.last_updated,
-        deleted=version.deleted,
-        method=version.method,
-        data=data,
-        seq=version.seq,
-    )
+    return dataclasses.replace(version, data=data)

@@ -53,9 +53,14 @@ _SEARCH_DOCUMENTATION = (
     "Search parameters by type. "
     + " ".join(f"{kind}: {text}" for kind, text in _MODIFIERS.items())
     + (
-        " Also _text and _content (simple full text), _contained=false (contained resources"
-        " are not searched), _sort, _include, _revinclude (:iterate), _count, _total,"
-        " _summary, _elements."
+        " Also _text and _content (simple full text); _contained=false (the default),"
+        " true or both: contained resources are searched as resources of their own type"
+        " with all its parameters, and _containedType=container (the default: their"
+        " containers, each once) or contained (the contained resources, fullUrl the"
+        " container's URL#local id); a page of containers sorts by _id and _lastUpdated"
+        " only, _has does not apply to contained resources, and _include/_revinclude are"
+        " not followed from contained resources returned as themselves. _sort, _include,"
+        " _revinclude (:iterate), _count, _total, _summary, _elements."
     )
 )
 _FULL_TEXT = (

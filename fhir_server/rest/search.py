@@ -2,9 +2,10 @@
 
 Criteria are everything the search parameter registry knows; the result parameters served
 are _count, _total, _summary, _elements, _sort, _include and _revinclude (with :iterate),
-_contained=false (the default) and the paging cursor. Unknown or unsupported parameters
-are a 400, or with `Prefer: handling=lenient` are left out, named in an OperationOutcome
-entry, and absent from the `self` link.
+_contained and _containedType (search/contained.py; contained resources returned as
+themselves are not followed by _include / _revinclude) and the paging cursor. Unknown or
+unsupported parameters are a 400, or with `Prefer: handling=lenient` are left out, named in
+an OperationOutcome entry, and absent from the `self` link.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ from fhir_server.rest.paging import link, page_size
 from fhir_server.rest.prefer import preference
 from fhir_server.rest.responses import dumps, media_header
 from fhir_server.rest.shaping import select_elements, summarize
+from fhir_server.search.contained import (
+    CONTAINED,
+    CONTAINED_TYPE,
+    TOP_LEVEL,
+    check_parameter,
+    contained_scope,
+)
 from fhir_server.search.criteria import IGNORED_PARAMETERS, RESULT_PARAMETERS, parse_criteria
 from fhir_server.search.results import Include, SortKey, parse_include, parse_sort
 from fhir_server.storage.port import StoredVersion
@@ -36,25 +44,6 @@ SERVED_RESULT_PARAMETERS = frozenset(
 INCLUDE_LIMIT = 1000
 CURSOR = "_cursor"
 _FORM = "application/x-www-form-urlencoded"
-
-
-def _contained(name: str, value: str) -> None:
-    """`_contained=false` (search.html#contained): the default, resources matched as
-    themselves. Searching inside contained resources (`true`, `both`, `_containedType`)
-    is not done here: a clear 400 rather than results that leave them out."""
-    if name != "_contained" or value not in ("true", "false", "both"):
-        if name == "_containedType" and value in ("container", "contained"):
-            raise bad_request(
-                "_containedType applies to _contained=true|both, which this server does not"
-                " support",
-                name,
-            )
-        raise bad_request(f"'{name}={value}' is not a valid _contained parameter", name)
-    if value != "false":
-        raise bad_request(
-            f"_contained={value}: this server does not search inside contained resources",
-            name,
-        )
 
 
 async def search_get(request: Request, resource_type: str) -> Response:
@@ -103,6 +92,7 @@ async def _search(
     includes: list[Include] = []
     revincludes: list[Include] = []
     cursor = None
+    contained_pairs: list[tuple[str, str]] = []
     for name, value in pairs:
         code = name.split(":", 1)[0]
         if code == CURSOR:
@@ -122,15 +112,15 @@ async def _search(
                 skipped.extend(wrong.issues)
                 continue
             shaping.append((name, value))
-        elif code == "_contained" or code == "_containedType":
+        elif code in (CONTAINED, CONTAINED_TYPE):
             try:
-                _contained(name, value)
+                check_parameter(name, value)
             except FhirError as wrong:
                 if not lenient:
                     raise
                 skipped.extend(wrong.issues)
                 continue
-            shaping.append((name, value))
+            contained_pairs.append((name, value))
         elif code in SERVED_RESULT_PARAMETERS:
             results[code] = value
         elif code in RESULT_PARAMETERS:
@@ -153,6 +143,14 @@ async def _search(
             criteria.append((name, value))
         else:
             criteria.append((name, value))
+    scope = TOP_LEVEL
+    try:
+        scope = contained_scope(contained_pairs)
+        shaping += contained_pairs
+    except FhirError as wrong:
+        if not lenient:
+            raise
+        skipped.extend(wrong.issues)
     summary = results.get("_summary")
     total_mode = results.get("_total", "accurate")
     if total_mode not in ("none", "estimate", "accurate"):
@@ -167,11 +165,15 @@ async def _search(
         total=total_mode != "none" or summary == "count",
         sort=sort,
         compartment=compartment,
+        contained=scope,
     )
     extra: list[StoredVersion] = []
     if includes or revincludes:
+        # what contained resources refer to is not included (they have no identity to
+        # _include from; their containers' references are the container's own)
+        resources = [v for v in found.versions if v.container is None]
         extra = await call.runtime.storage.include(
-            call.context, found.versions, includes, revincludes, INCLUDE_LIMIT + 1
+            call.context, resources, includes, revincludes, INCLUDE_LIMIT + 1
         )
         if len(extra) > INCLUDE_LIMIT:
             extra = extra[:INCLUDE_LIMIT]
@@ -234,8 +236,13 @@ def _entry(
         else:
             shaped = select_elements(definitions, shaped, elements or "")
         resource = shaped
+    # a contained resource is its container's, by its local id (search.html#contained)
+    if version.container is not None:
+        full_url = f"{call.base}/{version.container}#{version.id}"
+    else:
+        full_url = f"{call.base}/{version.resource_type}/{version.id}"
     return {
-        "fullUrl": f"{call.base}/{version.resource_type}/{version.id}",
+        "fullUrl": full_url,
         "resource": resource,
         "search": {"mode": mode},
     }

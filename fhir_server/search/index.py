@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# contained resources indexed per container at most (the stores number them within their
+# container in 20 bits)
+CONTAINED_LIMIT = (1 << 20) - 2
+
 
 @dataclass(slots=True)
 class IndexEntries:
@@ -33,3 +37,17 @@ class IndexEntries:
     composites: list[tuple[str, int, int, str, tuple[Any, ...]]] = field(default_factory=list)
     # _content and _text: the resource's distinct words (search/fulltext.py)
     words: list[str] = field(default_factory=list)
+    # the resources of Resource.contained, each indexed as a resource of its own type
+    # (search.html#contained); empty for a contained resource itself
+    contained: list[ContainedEntries] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ContainedEntries:
+    """The index entries of one contained resource: its place in the container's
+    `contained` list, its type and local id ("" when it has none)."""
+
+    position: int
+    resource_type: str
+    id: str
+    entries: IndexEntries

@@ -18,6 +18,8 @@ parameter type (search.html#ptypes):
 - words of `_text` and `_content` (search/fulltext.py)
 - composite: per item the composite's expression selects, each component's rows of its
   own type, numbered by item (search/composite.py), so that `a$b` matches within one item
+- contained resources (`Resource.contained`): each one's rows as a resource of its type,
+  kept apart in `IndexEntries.contained` (search.html#contained)
 
 `special` parameters (Location `near`) have no generic rule, and `_query`, `_filter` are
 not index parameters.
@@ -36,7 +38,7 @@ from fhir_server.fhirpath.compiled import Step
 from fhir_server.search.composite import CompositeParam, composite_param
 from fhir_server.search.dates import EARLIEST, LATEST, date_range
 from fhir_server.search.fulltext import full_text_words
-from fhir_server.search.index import IndexEntries
+from fhir_server.search.index import CONTAINED_LIMIT, ContainedEntries, IndexEntries
 from fhir_server.search.numbers import stored_range
 from fhir_server.search.references import local_target
 from fhir_server.search.text import normalise
@@ -46,7 +48,7 @@ log = logging.getLogger(__name__)
 SKIPPED_TYPES = frozenset({"special"})
 # The version of what extract() makes of a value: raise it whenever a change to the
 # indexer changes the rows of existing resources, so stores rebuild them at start.
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
 # suffixes of the derived token rows (see Indexer.derived)
 IDENTIFIER = ":identifier"
 OF_TYPE = ":of-type"
@@ -196,7 +198,29 @@ class Indexer:
                     self._failed.add(key)
                     log.debug("cannot index %s of %s: %s", composite.code, resource_type, exc)
         _deduplicate(entries)
+        contained = resource.get("contained")
+        if contained.__class__ is list:
+            entries.contained = self._contained(contained)
         return entries
+
+    def _contained(self, resources: list[Any]) -> list[ContainedEntries]:
+        """Each contained resource's entries, as a resource of its own type would have them
+        (a contained resource contains none itself: dom-2)."""
+        found = []
+        for position, item in enumerate(resources[:CONTAINED_LIMIT]):
+            if item.__class__ is not dict or item.get("resourceType") not in self._resource_types:
+                continue
+            local_id = item.get("id")
+            own = self.extract({k: v for k, v in item.items() if k != "contained"})
+            found.append(
+                ContainedEntries(
+                    position,
+                    item["resourceType"],
+                    local_id if isinstance(local_id, str) else "",
+                    own,
+                )
+            )
+        return found
 
     def _add_composite(
         self,

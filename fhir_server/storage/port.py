@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from fhir_server.search.contained import TOP_LEVEL, ContainedScope
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.narrowing import Visibility
 from fhir_server.search.results import Include, SortKey
@@ -40,7 +41,11 @@ class RequestContext:
 
 @dataclass(frozen=True, slots=True)
 class StoredVersion:
-    """One version of one resource as stored. `data` is the resource JSON incl. meta."""
+    """One version of one resource as stored. `data` is the resource JSON incl. meta.
+
+    A contained resource a search returns (search/contained.py) has its container's
+    reference in `container` ("Type/id"), its local id in `id`, its own JSON in `data`,
+    and the rest of its container's current version."""
 
     resource_type: str
     id: str
@@ -50,6 +55,7 @@ class StoredVersion:
     method: str  # POST | PUT | PATCH | DELETE: how this version came to be
     data: bytes | None  # None for a deletion
     seq: int = 0  # position in the store's global change order
+    container: str | None = None  # "Type/id" of the container of a contained resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,13 +210,19 @@ class Storage(Protocol):
         sort: Sequence[SortKey] = (),
         compartment: tuple[str, str] | None = None,
         visibility: Visibility | None = None,
+        contained: ContainedScope = TOP_LEVEL,
     ) -> SearchResult:
         """Current resources matching the criteria (in the compartment (type, id) when
         given, narrowed by `visibility`, see search/narrowing.py), a page of `count` after
         the opaque `cursor`. Ordered by `sort` (missing
         values last either way), then by the order they were first stored, which also
         breaks ties: pages neither repeat nor skip a resource whose sort values do not
-        change meanwhile."""
+        change meanwhile.
+
+        `contained` (search/contained.py): whether contained resources are matched, and
+        whether their containers or they themselves are returned (StoredVersion.container).
+        Contained resources are visible with their containers: such a search takes no
+        `visibility`, and its caller judges the containers."""
         ...
 
     async def include(

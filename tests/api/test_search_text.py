@@ -101,7 +101,13 @@ def test_an_update_replaces_the_words(data: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["_text=...", "_content:exact=diabetes", "_text=a,", "_contained=true", "_contained=x"],
+    [
+        "_text=...",
+        "_content:exact=diabetes",
+        "_text=a,",
+        "_containedType=contained",
+        "_contained=x",
+    ],
 )
 def test_bad_full_text_and_contained_are_400(data: TestClient, query: str) -> None:
     answer = data.get(f"/Condition?{query}")
@@ -118,10 +124,37 @@ def test_contained_false_is_the_default(data: TestClient) -> None:
     assert {e["resource"]["id"] for e in bundle["entry"]} == {"c1"}
     assert "_contained=false" in bundle["link"][0]["url"]
     lenient = data.get(
-        "/Condition?_text=diabetes&_contained=both", headers={"Prefer": "handling=lenient"}
+        "/Condition?_text=diabetes&_contained=sometimes", headers={"Prefer": "handling=lenient"}
     )
     assert lenient.status_code == 200
     assert "_contained" not in lenient.json()["link"][0]["url"]
+
+
+def test_full_text_of_contained_resources(data: TestClient) -> None:
+    _put(
+        data,
+        {
+            "resourceType": "Encounter",
+            "id": "e1",
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+            "contained": [
+                {
+                    "resourceType": "Condition",
+                    "id": "dx",
+                    "text": _narrative("Diabetes med njursvikt"),
+                    "subject": {"reference": "Patient/p1"},
+                }
+            ],
+            "diagnosis": [{"condition": {"reference": "#dx"}}],
+        },
+    )
+    assert _ids(data, "/Condition?_text=njursvikt") == set()
+    assert _ids(data, "/Condition?_text=njursvikt&_contained=true") == {"e1"}
+    assert _ids(data, "/Condition?_text=diabetes&_contained=both") == {"c1", "e1"}
+    assert _ids(data, "/Condition?_text=diabetes&_contained=true&_containedType=contained") == {
+        "dx"
+    }
 
 
 def test_last_updated_is_never_missing(data: TestClient) -> None:
@@ -138,6 +171,10 @@ def test_capability_statement_lists_the_new_parameters(client: TestClient) -> No
     assert observation["_text"]["type"] == "string"
     assert "full text" in observation["_content"]["documentation"]
     assert "a$b" in observation["code-value-quantity"]["documentation"]
+    documentation = statement["rest"][0]["documentation"]
+    assert "_contained=false (the default), true or both" in documentation
+    assert "_containedType=container" in documentation
+    assert "only _contained=false" not in documentation
     said = statement["rest"][0]["documentation"]
     assert ":in and :not-in" in said and ":above and :below" in said
     assert "near" not in {p["name"] for p in by_type["Location"]["searchParam"]}

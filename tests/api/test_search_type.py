@@ -87,7 +87,7 @@ def test_unknown_parameters_strict_and_lenient(client: TestClient) -> None:
     assert strict.status_code == 400
     assert strict.json()["issue"][0]["expression"] == ["nonsense"]
     assert client.get("/Patient?_sort=nonsense").status_code == 400
-    assert client.get("/Patient?_contained=true").status_code == 400
+    assert client.get("/Patient?_containedType=contained").status_code == 400
     lenient = client.get(
         "/Patient?nonsense=1&family=lind&_sort=nonsense&_sort=family",
         headers={"Prefer": "handling=lenient"},

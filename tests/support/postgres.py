@@ -30,6 +30,7 @@ DATA_TABLES = (
     "idx_uri",
     "idx_composite",
     "idx_fulltext",
+    "contained",
     "subscription_state",
     "subscription_event",
     "subscription_cursor",

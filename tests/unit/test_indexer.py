@@ -434,3 +434,42 @@ def test_every_official_example(indexer: Indexer, r4_examples: dict[str, dict[st
 
     value_set = indexer.extract(r4_examples["ValueSet-example-expansion"])
     assert rows(value_set, "uris", "url") == [("http://hl7.org/fhir/ValueSet/example-expansion",)]
+
+
+def test_contained_resources_are_indexed_as_their_own_type(indexer: Indexer) -> None:
+    """Each contained resource gets the rows of a resource of its type, apart from its
+    container's (search.html#contained); what is no resource is left out."""
+    entries = indexer.extract(
+        {
+            "resourceType": "MedicationRequest",
+            "id": "mr1",
+            "status": "active",
+            "contained": [
+                {
+                    "resourceType": "Medication",
+                    "id": "med",
+                    "code": {"coding": [{"system": "http://www.whocc.no/atc", "code": "N02BE01"}]},
+                    # a contained resource contains nothing (dom-2): not indexed
+                    "contained": [{"resourceType": "Substance", "id": "s"}],
+                },
+                {"id": "no-type"},
+                {"resourceType": "NoSuchType", "id": "x"},
+                "text",
+                {"resourceType": "Practitioner", "name": [{"family": "Berg"}]},
+            ],
+            "medicationReference": {"reference": "#med"},
+        }
+    )
+    assert [(u.position, u.resource_type, u.id) for u in entries.contained] == [
+        (0, "Medication", "med"),
+        (4, "Practitioner", ""),
+    ]
+    medication, practitioner = (u.entries for u in entries.contained)
+    assert ("code", "http://www.whocc.no/atc", "N02BE01", None) in medication.tokens
+    assert medication.contained == []
+    assert rows(practitioner, "strings", "family") == [("berg", "Berg")]
+    # the container's own rows hold none of theirs
+    assert not [row for row in entries.tokens if row[2] == "N02BE01"]
+    assert not rows(entries, "strings", "family")
+    assert rows(entries, "tokens", "status") == [(None, "active", None)]
+    assert indexer.extract({"resourceType": "Patient", "id": "p"}).contained == []

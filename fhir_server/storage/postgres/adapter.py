@@ -19,6 +19,7 @@ import asyncpg
 
 from fhir_server.definitions import Definitions
 from fhir_server.search.compartments import search_plan
+from fhir_server.search.contained import TOP_LEVEL, ContainedScope
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.search.narrowing import Visibility
@@ -46,6 +47,7 @@ from fhir_server.storage.postgres.schema import prepare
 from fhir_server.storage.postgres.statements import READ_CURRENT, READ_VERSION
 from fhir_server.storage.postgres.transaction import PostgresTransaction, current_versions
 from fhir_server.storage.recent import RecentVersions
+from fhir_server.storage.sqlite.contained_search import contained_search
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import row_to_version
 from fhir_server.storage.sqlite.search_results import (
@@ -228,7 +230,10 @@ class PostgresStorage:
         sort: Sequence[SortKey] = (),
         compartment: tuple[str, str] | None = None,
         visibility: Visibility | None = None,
+        contained: ContainedScope = TOP_LEVEL,
     ) -> SearchResult:
+        # contained resources are visible with their containers: the caller judges those
+        assert visibility is None or not contained.active, "visibility of contained resources"
         plan = search_plan(
             self._definitions,
             resource_type,
@@ -240,6 +245,10 @@ class PostgresStorage:
         )
         keys = self.keys
         async with self._connection() as conn:
+            if contained.active:
+                return await contained_search(
+                    _fetch(conn), plan, keys, contained, sort, count, cursor, total
+                )
             rids, next_cursor, previous_cursor = await page_of(
                 _fetch(conn), plan, keys, sort, count, cursor
             )

@@ -15,6 +15,7 @@ import asyncpg
 
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import NewVersion, RequestContext, StoredVersion
+from fhir_server.storage.postgres.contained_rows import contained_records, delete_contained_of
 from fhir_server.storage.postgres.index_rows import (
     FULL_TEXT_TABLE,
     INDEX_TABLES,
@@ -106,6 +107,7 @@ async def load(
     for identity, (item, seq, version) in last.items():
         rid = state[identity][0]
         index_records(keys, rid, item.resource_type, item.index, records)
+        contained_records(keys, rid, seq, item.index, records)
         if identity in fresh_ids:
             new_resources.append((rid, identity[0], identity[1], version, seq, 0))
         else:
@@ -114,6 +116,7 @@ async def load(
     if old_rids:
         for table in (*INDEX_TABLES, FULL_TEXT_TABLE):
             await conn.execute(f"DELETE FROM {table} WHERE rid = ANY($1::bigint[])", old_rids)
+        await delete_contained_of(conn, old_rids)
     if updates:
         await conn.execute(
             "UPDATE resource r SET version = u.v, seq = u.s, deleted = 0"

@@ -55,6 +55,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "idx_quantity": ("rid", "p", "low", "high", "system", "code"),
     "idx_uri": ("rid", "p", "value"),
     "idx_composite": ("rid", "p", "g", "n", *COMPOSITE_COLUMNS),
+    # contained resources (postgres/contained_rows.py)
+    "contained": ("rid", "container", "seq", "type", "id"),
 }
 # the lookup columns of a composite row (cut like the other tables' keys)
 _COMPOSITE_KEYS = frozenset(

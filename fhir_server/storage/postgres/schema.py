@@ -19,12 +19,14 @@ import asyncpg
 from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
 from fhir_server.search.indexer import INDEX_FORMAT, Indexer
+from fhir_server.storage.postgres.contained_rows import contained_records
 from fhir_server.storage.postgres.index_rows import (
     FULL_TEXT_TABLE,
     INDEX_TABLES,
     copy_index_records,
     index_records,
 )
+from fhir_server.storage.sqlite.contained_rows import CONTAINED_TABLE
 from fhir_server.storage.sqlite.index_rows import SearchKeys, definitions_digest, missing_keys
 from fhir_server.storage.sqlite.reindex import indexed_parameters
 
@@ -113,12 +115,12 @@ async def prepare_index(
 async def rebuild(conn: asyncpg.Connection, keys: SearchKeys, indexer: Indexer) -> int:
     """Every current resource's index rows again, in batches of committed transactions."""
     started = time.monotonic()
-    await conn.execute("TRUNCATE " + ", ".join((*INDEX_TABLES, FULL_TEXT_TABLE)))
+    await conn.execute("TRUNCATE " + ", ".join((*INDEX_TABLES, FULL_TEXT_TABLE, CONTAINED_TABLE)))
     done = 0
     after = 0
     while True:
         rows = await conn.fetch(
-            "SELECT r.rid, r.type, v.data FROM resource r JOIN version v ON v.seq = r.seq"
+            "SELECT r.rid, r.type, v.data, r.seq FROM resource r JOIN version v ON v.seq = r.seq"
             " WHERE r.rid > $1 AND r.deleted = 0 ORDER BY r.rid LIMIT $2",
             after,
             _REBUILD_BATCH,
@@ -126,8 +128,10 @@ async def rebuild(conn: asyncpg.Connection, keys: SearchKeys, indexer: Indexer) 
         if not rows:
             break
         records: dict[str, list[Any]] = {}
-        for rid, rtype, data in rows:
-            index_records(keys, rid, rtype, indexer.extract(fhirjson.loads(data)), records)
+        for rid, rtype, data, seq in rows:
+            entries = indexer.extract(fhirjson.loads(data))
+            index_records(keys, rid, rtype, entries, records)
+            contained_records(keys, rid, seq, entries, records)
         async with conn.transaction():
             await copy_index_records(conn, records)
         done += len(rows)

@@ -4,7 +4,7 @@ sqlite/search_sql.py and history_sql.py, numbered by dialect.py)."""
 from __future__ import annotations
 
 from fhir_server.storage.postgres.dialect import numbered
-from fhir_server.storage.sqlite.index_rows import COMPOSITE_COLUMNS
+from fhir_server.storage.sqlite.index_rows import COMPOSITE_COLUMNS, FULL_TEXT_TABLE, INDEX_TABLES
 from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, VERSION_BY_KEY, VERSION_COLUMNS
 
 NOTIFY_CHANNEL = "fhir_outbox"
@@ -90,7 +90,7 @@ _DELETES = ", ".join(
 # old index rows out and the new ones in, and a notification delivered at commit.
 # $1 rid (NULL: a new resource), $2 type, $3 id, $4 version, $5 lastUpdated, $6 method,
 # $7 deleted, $8 data, $9 principal, $10 organisation, $11… the index arrays.
-# Returns the rid and the version's seq.
+# Returns the rid and the version's seq. (Contained resources: postgres/contained_rows.py.)
 WRITE = (
     "WITH k AS MATERIALIZED (SELECT coalesce($1::bigint, nextval('resource_rid')) AS rid,"
     " nextval('version_seq') AS seq),"
@@ -105,4 +105,26 @@ WRITE = (
     + ", "
     + _index_inserts("k.rid", 11).replace(" FROM unnest(", " FROM k, unnest(")
     + f" SELECT k.rid, k.seq, pg_notify('{NOTIFY_CHANNEL}', '') FROM k"
+)
+
+# A container's contained resources and their index rows ($1..$2: their key range, see
+# sqlite/contained_rows.py), when its former version may have had some.
+CONTAINED_DELETE = (
+    "WITH "
+    + ", ".join(
+        f"d{n} AS (DELETE FROM {table} WHERE rid BETWEEN $1 AND $2)"
+        for n, table in enumerate((*INDEX_TABLES, FULL_TEXT_TABLE), start=1)
+    )
+    + " DELETE FROM contained WHERE rid BETWEEN $1 AND $2"
+)
+
+# One contained resource: its `contained` row and its index rows. $1 its key, $2 the
+# container's rid, $3 the container's seq, $4 its type, $5 its local id, $6… the index
+# arrays (index_rows.index_arrays).
+CONTAINED_INSERT = (
+    "WITH k AS MATERIALIZED (SELECT $1::bigint AS rid),"
+    " c AS (INSERT INTO contained (rid, container, seq, type, id)"
+    " SELECT k.rid, $2, $3, $4, $5 FROM k), "
+    + _index_inserts("k.rid", 6).replace(" FROM unnest(", " FROM k, unnest(")
+    + " SELECT 1"
 )

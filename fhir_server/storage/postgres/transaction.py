@@ -16,6 +16,7 @@ from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import Criteria, RequestContext, StoredVersion
+from fhir_server.storage.postgres.contained_rows import write_contained
 from fhir_server.storage.postgres.dialect import numbered
 from fhir_server.storage.postgres.index_rows import EMPTY_ARRAYS, index_arrays
 from fhir_server.storage.postgres.locks import criteria_key, resource_key
@@ -50,8 +51,9 @@ class PostgresTransaction:
         self._keys = keys
         self._clock = clock
         self._base_url = base_url
-        # resources whose identity lock this transaction holds: (rid or None, version)
-        self._held: dict[tuple[str, str], tuple[int | None, int]] = {}
+        # resources whose identity lock this transaction holds: (rid or None, version,
+        # whether the current version may have contained resources)
+        self._held: dict[tuple[str, str], tuple[int | None, int, bool]] = {}
         # what this job wrote, published (storage/recent.py) once it commits
         self.written: list[Written] = []
 
@@ -64,10 +66,11 @@ class PostgresTransaction:
             LOCK_CURRENT, resource_key(resource_type, rid), resource_type, rid
         )
         if row is None:
-            self._held[(resource_type, rid)] = (None, 0)
+            self._held[(resource_type, rid)] = (None, 0, False)
             return None
-        self._held[(resource_type, rid)] = (row[0], row[3])
-        return row_to_version(tuple(row)[1:])
+        version = row_to_version(tuple(row)[1:])
+        self._held[(resource_type, rid)] = (row[0], row[3], _may_contain(version.data))
+        return version
 
     async def find(self, resource_type: str, criteria: Criteria) -> list[StoredVersion]:
         plan = parse_criteria(
@@ -96,14 +99,15 @@ class PostgresTransaction:
         if held is None and method == "POST" and looks_drawn(rid):
             # a create under an id the server just drew: nothing to lock or read (a round
             # trip less per create); should it exist after all, the insert fails whole
-            held = (None, 0)
+            held = (None, 0, False)
         elif held is None:
             await self.read(resource_type, rid)
             held = self._held[(resource_type, rid)]
-        key, current = held
+        key, current, had_contained = held
         version = current + 1
         now = self._clock.now()
         data: bytes | None = None
+        index = None if resource is None else index
         if resource is not None:
             data = stamped(resource, version, now)
             if index is None:
@@ -126,7 +130,10 @@ class PostgresTransaction:
             *arrays,
         )
         assert row is not None
-        self._held[(resource_type, rid)] = (row[0], version)
+        has_contained = index is not None and bool(index.contained)
+        self._held[(resource_type, rid)] = (row[0], version, has_contained)
+        if had_contained or has_contained:
+            await write_contained(self._conn, self._keys, row[0], row[1], index, had_contained)
         stored = StoredVersion(
             resource_type=resource_type,
             id=rid,
@@ -139,6 +146,14 @@ class PostgresTransaction:
         )
         self.written.append((stored, index))
         return stored
+
+
+def _may_contain(data: bytes | None) -> bool:
+    """Whether a stored version may have contained resources, whose rows a write must then
+    remove (postgres/contained_rows.py). The stored JSON is this server's own (stamp.py:
+    keys as written, never escaped), so a version without the key has none; the word
+    elsewhere in it only costs a needless delete."""
+    return data is not None and b'"contained"' in data
 
 
 async def current_versions(conn: asyncpg.Connection, rids: Sequence[int]) -> list[StoredVersion]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fhir_server.definitions import Definitions
 from fhir_server.search.compartments import search_plan
+from fhir_server.search.contained import TOP_LEVEL, ContainedScope
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.search.narrowing import Visibility
@@ -35,6 +36,7 @@ from fhir_server.storage.recent import RecentVersions
 from fhir_server.storage.sqlite import subscriptions
 from fhir_server.storage.sqlite.checkpoint import Checkpointer
 from fhir_server.storage.sqlite.connection import apply_schema, open_connection, search_limits
+from fhir_server.storage.sqlite.contained_search import contained_search
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import (
     CURRENT_BY_KEY,
@@ -253,7 +255,10 @@ class SqliteStorage:
         sort: Sequence[SortKey] = (),
         compartment: tuple[str, str] | None = None,
         visibility: Visibility | None = None,
+        contained: ContainedScope = TOP_LEVEL,
     ) -> SearchResult:
+        # contained resources are visible with their containers: the caller judges those
+        assert visibility is None or not contained.active, "visibility of contained resources"
         plan = search_plan(
             self._definitions,
             resource_type,
@@ -267,6 +272,13 @@ class SqliteStorage:
         keys = self._keys
 
         def work(conn: sqlite3.Connection) -> SearchResult:
+            if contained.active:
+                found: SearchResult = drive(
+                    contained_search(
+                        sqlite_fetch(conn), plan, keys, contained, sort, count, cursor, total
+                    )
+                )
+                return found
             rids, next_cursor, previous_cursor = drive(
                 page_of(sqlite_fetch(conn), plan, keys, sort, count, cursor)
             )

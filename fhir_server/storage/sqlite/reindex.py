@@ -15,6 +15,7 @@ import time
 from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
 from fhir_server.search.indexer import INDEX_FORMAT, Indexer
+from fhir_server.storage.sqlite.contained_rows import CONTAINED_TABLE, insert_contained
 from fhir_server.storage.sqlite.index_rows import (
     FULL_TEXT_TABLE,
     INDEX_TABLES,
@@ -61,22 +62,24 @@ def rebuild(conn: sqlite3.Connection, keys: SearchKeys, indexer: Indexer) -> int
     """Rebuilds every current resource's index rows, in batches of committed transactions."""
     started = time.monotonic()
     conn.execute("BEGIN IMMEDIATE")
-    for table in (*INDEX_TABLES, FULL_TEXT_TABLE):
+    for table in (*INDEX_TABLES, FULL_TEXT_TABLE, CONTAINED_TABLE):
         conn.execute(f"DELETE FROM {table}")
     conn.execute("COMMIT")
     done = 0
     after = 0
     while True:
         rows = conn.execute(
-            "SELECT r.rid, r.type, v.data FROM resource r JOIN version v ON v.seq = r.seq"
+            "SELECT r.rid, r.type, v.data, r.seq FROM resource r JOIN version v ON v.seq = r.seq"
             " WHERE r.rid > ? AND r.deleted = 0 ORDER BY r.rid LIMIT ?",
             (after, _BATCH),
         ).fetchall()
         if not rows:
             break
         conn.execute("BEGIN IMMEDIATE")
-        for rid, rtype, data in rows:
-            insert_rows(conn, keys, rid, rtype, indexer.extract(fhirjson.loads(data)))
+        for rid, rtype, data, seq in rows:
+            entries = indexer.extract(fhirjson.loads(data))
+            insert_rows(conn, keys, rid, rtype, entries)
+            insert_contained(conn, keys, rid, seq, entries)
         conn.execute("COMMIT")
         done += len(rows)
         after = rows[-1][0]

@@ -108,11 +108,28 @@ async def page_of(
     and the previous page (None where there is none). A cursor names the row a page
     starts after ("n") or ends before ("p")."""
     column_args: list[Any] = []
-    columns = ["r.rid AS rid"] + [
-        f"{_key_sql(key, plan, keys, column_args)} AS k{n}" for n, key in enumerate(sort)
-    ]
-    inner, where_args = compile_plan(plan, keys, ", ".join(columns))
-    base = [*column_args, *where_args]
+    columns = sort_columns(plan, keys, sort, column_args)
+    inner, where_args = compile_plan(plan, keys, ", ".join(["r.rid AS rid", *columns]))
+    return await keyset_page(fetch, inner, [*column_args, *where_args], sort, count, cursor)
+
+
+def sort_columns(
+    plan: Plan, keys: SearchKeys, sort: Sequence[SortKey], args: list[Any]
+) -> list[str]:
+    """The select-list items k0..kn of the sort values of a unit (alias r) of `plan`."""
+    return [f"{_key_sql(key, plan, keys, args)} AS k{n}" for n, key in enumerate(sort)]
+
+
+async def keyset_page(
+    fetch: Fetch,
+    inner: str,
+    base: list[Any],
+    sort: Sequence[SortKey],
+    count: int,
+    cursor: str | None,
+) -> tuple[list[int], str | None, str | None]:
+    """page_of on the rows of `inner` (SQL selecting `rid` and k0..kn, with the arguments
+    `base`): any integer `rid` that orders the units and tells them apart will do."""
     direction, values = ("n", None) if cursor is None else _decode(cursor, len(sort))
     backwards = direction == "p"
     rows = await _rows(fetch, inner, base, sort, values, backwards, count + 1)

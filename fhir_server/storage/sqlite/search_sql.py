@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from fhir_server.outcome import bad_request
 from fhir_server.search.fulltext import search_words
 from fhir_server.search.plan import (
     AnyOfClause,
@@ -101,12 +102,17 @@ class _Subquery:
 
 
 def compile_plan(
-    plan: Plan, keys: SearchKeys, column: str = "r.rid", join: str = ""
+    plan: Plan, keys: SearchKeys, column: str = "r.rid", join: str = "", *, contained: bool = False
 ) -> tuple[str, list[Any]]:
     """The SQL selecting `column` (r.rid, r.id) of current resources matching `plan`, and
     its arguments. Nested plans (chains, _has) compile to nested queries whose aliases
     shadow the outer ones. `join` (no placeholders) joins another table to r; the SQL
-    ends with its WHERE conditions, so a caller may append more."""
+    ends with its WHERE conditions, so a caller may append more.
+
+    `contained`: the plan selects contained resources of its type instead (the table
+    `contained`, alias r, with rid, container, seq, type and id: see
+    migrations/0007_contained.sql); nested plans still select resources. `_has` cannot
+    select them (nothing refers to a contained resource from outside its container)."""
     rtype = plan.resource_type
     ids = [c for c in plan.clauses if isinstance(c, IdClause) and not c.negate]
     subqueries = [_subquery(c, keys) for c in plan.clauses if isinstance(c, _INDEXED)]
@@ -119,7 +125,9 @@ def compile_plan(
     any_of = not ids and any(isinstance(c, AnyOfClause) for c in plan.clauses)
     # with a driver SQLite must not use the (type, id) index: the driver's rowids are better
     driven = driver is not None or any_of
-    where = ["+r.type = ?" if driven else "r.type = ?", "r.deleted = 0"]
+    where = ["+r.type = ?" if driven else "r.type = ?"]
+    if not contained:  # a contained resource's rows go with its container's deletion
+        where.append("r.deleted = 0")
     args: list[Any] = [rtype]
     for clause in plan.clauses:
         if isinstance(clause, IdClause):
@@ -144,7 +152,7 @@ def compile_plan(
                     " AND i.target_id = ? AND i.target_type = ? AND (i.params & ?) <> 0)"
                 )
                 args.extend((keys.type_key(rtype), clause.focus_id, clause.compartment, bits))
-            if rtype == clause.compartment:
+            if rtype == clause.compartment and not contained:
                 alternatives.append("r.id = ?")
                 args.append(clause.focus_id)
             where.append(_any(alternatives))
@@ -152,6 +160,14 @@ def compile_plan(
             where.append(FULL_TEXT_SQL)
             args.append(full_text_query(clause))
         elif isinstance(clause, HasClause):
+            if contained:
+                # _list=x is _has:List:item:_id=x (search/criteria.py)
+                named = "_list" if clause.plan.resource_type == "List" else "_has"
+                raise bad_request(
+                    f"{named} does not apply to contained resources (_contained=true|both):"
+                    " nothing refers to one from outside its container",
+                    named,
+                )
             where.append(_has(clause, rtype, keys, args))
         elif isinstance(clause, AnyOfClause):
             where.append(_any_of(clause, rtype, keys, args))
@@ -170,7 +186,8 @@ def compile_plan(
                 f" WHERE i.rid = r.rid AND {which}{condition})"
             )
             args.extend((key.bit if query.kind in MASKED else key.id, *query.args))
-    return f"SELECT {column} FROM resource r{join} WHERE " + " AND ".join(where), args
+    table = "contained" if contained else "resource"
+    return f"SELECT {column} FROM {table} r{join} WHERE " + " AND ".join(where), args
 
 
 def _has(clause: HasClause, rtype: str, keys: SearchKeys, args: list[Any]) -> str:
@@ -261,7 +278,8 @@ def count_plan(plan: Plan, keys: SearchKeys) -> tuple[str, list[Any]]:
         query = _subquery(plan.clauses[0], keys)
         if not query.negate:
             rows, args = _driver_rows(query, plan.resource_type, keys)
-            return f"SELECT count(DISTINCT i.rid) {rows}", args
+            # contained resources' rows (negative rids, see contained_rows.py) do not count
+            return f"SELECT count(DISTINCT i.rid) {rows} AND i.rid > 0", args
     sql, args = compile_plan(plan, keys)
     return f"SELECT count(*) FROM ({sql}) matched", args
 

@@ -14,6 +14,7 @@ from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import Criteria, RequestContext, StoredVersion
 from fhir_server.storage.recent import Written
 from fhir_server.storage.sqlite.connection import search_limits
+from fhir_server.storage.sqlite.contained_rows import delete_contained, insert_contained
 from fhir_server.storage.sqlite.index_rows import SearchKeys, delete_rows, insert_rows
 from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, current_versions, row_to_version
 from fhir_server.storage.sqlite.search_sql import compile_plan
@@ -97,6 +98,7 @@ class SqliteTransaction:
         else:
             key = current[0]
             delete_rows(conn, key)
+            delete_contained(conn, key)
         seq = conn.execute(
             "INSERT INTO version (rid, type, id, version, last_updated, method, deleted, data)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -110,6 +112,8 @@ class SqliteTransaction:
             if index is None:
                 index = self._indexer.extract(resource)
             insert_rows(conn, self._keys, key, resource_type, index)
+            if index.contained:
+                insert_contained(conn, self._keys, key, seq or 0, index)
         conn.execute(
             "INSERT INTO outbox (seq, type, id, version, method, at, principal, organisation)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
