@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     # it holds a lease on, renewed every third of this (seconds); a stopped process's
     # subscriptions move to another after at most this long.
     subscription_lease_seconds: float = 15.0
+    # On the embedded SQLite store, rest-hook notifications are sent by a second process
+    # (`fhir-server subscriptions-worker`, started, watched and stopped by the server), so
+    # that delivering them does not take the server's CPU time from requests. Off: the
+    # server process delivers them itself. Ignored on PostgreSQL, where every server process
+    # delivers its share.
+    subscription_process: bool = True
     # How long a websocket binding token is valid (seconds).
     subscription_ws_token_seconds: int = 600
     # Security. Tokens are required unless this is set: for local development only (the

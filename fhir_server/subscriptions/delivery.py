@@ -144,7 +144,10 @@ class Delivery:
         if first > self.events and not self._unseen:
             return []  # all this process was told of is delivered: no store read
         self._unseen = False
-        return await self._host.events(self.id, first, self.spec.max_count)
+        found = await self._host.events(self.id, first, self.spec.max_count)
+        if found:  # numbered by another process's matcher: the count its status shows
+            self.events = max(self.events, found[-1].number)
+        return found
 
     # the loop ------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ import orjson
 from fhir_server.outcome import FhirError
 from fhir_server.runtime import Runtime
 from fhir_server.search.indexer import Indexer
+from fhir_server.storage.configured import subscription_worker_wanted
 from fhir_server.storage.port import (
     MatchedEvent,
     RequestContext,
@@ -72,7 +73,16 @@ def server_base(runtime: Runtime) -> str:
 
 
 class SubscriptionService(Host):
-    def __init__(self, runtime: Runtime) -> None:
+    """`rest_hooks`: whether this process sends rest-hook notifications (claims their
+    leases); the server leaves them to its worker process on SQLite (worker.py).
+    `follower`: another process (the server) usually numbers each event first: look at the
+    shared cursor before asking for the store's write lock."""
+
+    def __init__(
+        self, runtime: Runtime, *, rest_hooks: bool = True, follower: bool = False
+    ) -> None:
+        self.rest_hooks = rest_hooks
+        self.follower = follower
         self.runtime = runtime
         self.storage = runtime.storage
         self.settings = runtime.settings
@@ -120,6 +130,10 @@ class SubscriptionService(Host):
         ]
         _RUNNING[id(self.runtime)] = self
 
+    def wake(self) -> None:
+        """Another process committed: look at the outbox now (in the event loop)."""
+        self._wake.set()
+
     async def stop(self) -> None:
         _RUNNING.pop(id(self.runtime), None)
         if self._unwatch is not None:
@@ -130,8 +144,9 @@ class SubscriptionService(Host):
         await asyncio.gather(*(d.stop() for d in self.deliveries.values()))
         with contextlib.suppress(Exception):
             await self._flush()
-        with contextlib.suppress(Exception):  # the others take over at once
-            await self.storage.subscription_release(self.lease_owner)
+        if self.rest_hooks:
+            with contextlib.suppress(Exception):  # the others take over at once
+                await self.storage.subscription_release(self.lease_owner)
         if self._client is not None:
             await self._client.close()
 
@@ -245,8 +260,13 @@ class SubscriptionService(Host):
             return
         state = await self.storage.subscription_state(sid)
         status = _next_status(spec, state.status if state is not None else None)
-        state = await self.storage.subscription_open(sid, row["seq"], status, owner)
-        await self._install(spec, state)
+        # once over all processes: a matcher behind another must not set back the status
+        # the other's delivery has moved on since (a handshake done, say)
+        applied = await self.storage.subscription_apply(sid, row["seq"], status, owner)
+        if applied is None:  # deleted since
+            await self._forget(sid)
+            return
+        await self._install(spec, applied)
 
     # matching ------------------------------------------------------------------------------
 
@@ -303,7 +323,7 @@ class SubscriptionService(Host):
 
     async def _claim(self, deliveries: list[Delivery]) -> None:
         wanted = [d for d in deliveries if d.needs_lease]
-        if not wanted:
+        if not wanted or not self.rest_hooks:
             return
         held = await self.storage.subscription_leases(
             self.lease_owner, [d.id for d in wanted], self.lease_seconds
@@ -328,7 +348,11 @@ class SubscriptionService(Host):
     async def _save(self, through: int, pending: list[MatchedEvent]) -> None:
         if not pending:
             return
-        stored = await self.storage.subscription_record(through, pending)
+        if self.follower and await self.storage.subscription_cursor() >= through:
+            # the other process numbered all of these: `record` would drop them all
+            stored: list[SubscriptionEvent] = []
+        else:
+            stored = await self.storage.subscription_record(through, pending)
         by_subscription: dict[str, list[SubscriptionEvent]] = {}
         for event in stored:
             by_subscription.setdefault(event.subscription, []).append(event)
@@ -478,4 +502,7 @@ def _body(version: StoredVersion | None) -> dict[str, Any] | None:
 
 
 def create(runtime: Runtime) -> SubscriptionService:
-    return SubscriptionService(runtime)
+    # with a worker process, the server's matcher still runs: it numbers events first (it is
+    # woken in process by each commit) and its websocket deliveries send where the sockets
+    # are bound
+    return SubscriptionService(runtime, rest_hooks=not subscription_worker_wanted(runtime.settings))
