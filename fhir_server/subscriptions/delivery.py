@@ -147,6 +147,8 @@ class Delivery:
         found = await self._host.events(self.id, first, self.spec.max_count)
         if found:  # numbered by another process's matcher: the count its status shows
             self.events = max(self.events, found[-1].number)
+        if len(found) >= self.spec.max_count:
+            self._unseen = True  # a full page: more may be stored
         return found
 
     # the loop ------------------------------------------------------------------------------

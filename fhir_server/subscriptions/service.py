@@ -116,7 +116,7 @@ class SubscriptionService(Host):
         loop = asyncio.get_running_loop()
         self._client = channels.client()
         await self._load_topics()
-        await self._load_subscriptions()
+        cursor = await self._load_subscriptions()
 
         def committed() -> None:  # in the store's writer thread
             with contextlib.suppress(RuntimeError):  # the loop has closed
@@ -124,7 +124,7 @@ class SubscriptionService(Host):
 
         self._unwatch = self.storage.watch_commits(committed)
         self._tasks = [
-            asyncio.create_task(self._match_loop(), name="subscription-matcher"),
+            asyncio.create_task(self._match_loop(cursor), name="subscription-matcher"),
             asyncio.create_task(self._flush_loop(), name="subscription-flusher"),
             asyncio.create_task(self._lease_loop(), name="subscription-leases"),
         ]
@@ -155,11 +155,15 @@ class SubscriptionService(Host):
         for version in await self._all("Basic", criteria):
             self.topics.stored("Basic", version.id, _body(version))
 
-    async def _load_subscriptions(self) -> None:
+    async def _load_subscriptions(self) -> int:
+        """Runs the subscriptions with a state; the cursor the matcher starts from. It was
+        read first: a subscription another process opens meanwhile is opened after it, so
+        the matcher finds its change."""
         cursor = await self.storage.subscription_cursor()
         states = {s.id: s for s in await self.storage.subscription_states()}
         subscriptions = await self._all("Subscription", [])
-        if cursor == 0 and not states:
+        # (a follower starts after the process that owns the store prepared it)
+        if cursor == 0 and not states and not self.follower:
             # the first start on this store: changes from before are no events, and
             # subscriptions stored before start now
             latest = await self._latest_seq()
@@ -168,11 +172,13 @@ class SubscriptionService(Host):
                     version.id, latest, "requested", RequestContext()
                 )
             await self.storage.subscription_record(latest, [])
+            cursor = latest
         # a subscription without state was created after the cursor: the matcher opens it
         # when it reaches that change (so no earlier change becomes its event)
         for version in subscriptions:
             if version.id in states:
                 await self._register(version, states[version.id])
+        return cursor
 
     async def _latest_seq(self) -> int:
         page = await self.storage.history(
@@ -270,8 +276,7 @@ class SubscriptionService(Host):
 
     # matching ------------------------------------------------------------------------------
 
-    async def _match_loop(self) -> None:
-        cursor = await self.storage.subscription_cursor()
+    async def _match_loop(self, cursor: int) -> None:
         saved = cursor
         while True:
             await wait_event(self._wake, _POLL_SECONDS)
