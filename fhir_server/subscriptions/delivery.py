@@ -127,6 +127,9 @@ class Delivery:
 
     def wake(self, events: list[SubscriptionEvent] | None = None) -> None:
         """New events were stored (handed over, so the next send needs no store read)."""
+        if not self.leased:  # another process sends them; on getting the lease, the store
+            self._unseen = True
+            return
         if events:
             self.events = max(self.events, events[-1].number)
             self._handed.extend(events)

@@ -296,6 +296,10 @@ class SubscriptionService(Host):
             if not rows:
                 return cursor, saved
             pending: list[MatchedEvent] = []
+            # a follower does not match again what the other process numbered already: it
+            # keeps up with the subscriptions and topics, and looks at the stored counts
+            numbered = await self.storage.subscription_cursor() if self.follower else 0
+            skipped = False
             for row in rows:
                 rtype = row["type"]
                 if rtype == "Subscription":
@@ -306,12 +310,24 @@ class SubscriptionService(Host):
                 if rtype == "Basic":
                     version = await self.storage.vread(SYSTEM, "Basic", row["id"], row["version"])
                     self.topics.stored("Basic", row["id"], _body(version))
-                if self._candidates.wants(rtype):
+                if row["seq"] <= numbered:
+                    skipped = True
+                elif self._candidates.wants(rtype):
                     pending += await match_event(self.storage, self.indexer, row, self._select)
+            if skipped:
+                await self._wake_numbered()
             cursor = rows[-1]["seq"]
             if pending or cursor - saved > 10_000:
                 await self._save(cursor, pending)
                 saved = cursor
+
+    async def _wake_numbered(self) -> None:
+        """Wake the deliveries this process runs whose subscriptions another process gave
+        events this one has not seen (they read them from the store)."""
+        for state in await self.storage.subscription_states():
+            delivery = self.deliveries.get(state.id)
+            if delivery is not None and delivery.leased and state.events > delivery.events:
+                delivery.wake()
 
     # leases: which process delivers -------------------------------------------------------
 
