@@ -57,6 +57,7 @@ SYSTEM = RequestContext(principal="subscriptions")
 _BATCH = 256
 _POLL_SECONDS = 1.0
 _FLUSH_SECONDS = 0.2
+_FOLLOWER_GATHER_SECONDS = 0.02
 
 _RUNNING: dict[int, SubscriptionService] = {}
 
@@ -75,14 +76,22 @@ def server_base(runtime: Runtime) -> str:
 class SubscriptionService(Host):
     """`rest_hooks`: whether this process sends rest-hook notifications (claims their
     leases); the server leaves them to its worker process on SQLite (worker.py).
-    `follower`: another process (the server) usually numbers each event first: look at the
-    shared cursor before asking for the store's write lock."""
+    `follower`: another process (the worker) usually numbers each event first: this one
+    gives it a moment, then matches only what is still unnumbered and reads the stored
+    counts for the rest. `initialises`: whether this process prepares the cursor on the
+    store's first start (not the worker: it starts after the server did)."""
 
     def __init__(
-        self, runtime: Runtime, *, rest_hooks: bool = True, follower: bool = False
+        self,
+        runtime: Runtime,
+        *,
+        rest_hooks: bool = True,
+        follower: bool = False,
+        initialises: bool = True,
     ) -> None:
         self.rest_hooks = rest_hooks
         self.follower = follower
+        self.initialises = initialises
         self.runtime = runtime
         self.storage = runtime.storage
         self.settings = runtime.settings
@@ -163,7 +172,7 @@ class SubscriptionService(Host):
         states = {s.id: s for s in await self.storage.subscription_states()}
         subscriptions = await self._all("Subscription", [])
         # (a follower starts after the process that owns the store prepared it)
-        if cursor == 0 and not states and not self.follower:
+        if cursor == 0 and not states and self.initialises:
             # the first start on this store: changes from before are no events, and
             # subscriptions stored before start now
             latest = await self._latest_seq()
@@ -280,6 +289,10 @@ class SubscriptionService(Host):
         saved = cursor
         while True:
             await wait_event(self._wake, _POLL_SECONDS)
+            if self.follower:
+                # the other process is woken by the same commits: it numbers them meanwhile
+                # (and under a stream of writes one look covers several commits)
+                await asyncio.sleep(_FOLLOWER_GATHER_SECONDS)
             self._wake.clear()
             try:
                 cursor, saved = await self._match_from(cursor, saved)
@@ -523,7 +536,8 @@ def _body(version: StoredVersion | None) -> dict[str, Any] | None:
 
 
 def create(runtime: Runtime) -> SubscriptionService:
-    # with a worker process, the server's matcher still runs: it numbers events first (it is
-    # woken in process by each commit) and its websocket deliveries send where the sockets
-    # are bound
-    return SubscriptionService(runtime, rest_hooks=not subscription_worker_wanted(runtime.settings))
+    # with a worker process, the server's matcher still runs, for its websocket deliveries
+    # (they send where the sockets are bound), but leaves the matching and numbering to
+    # the worker wherever it keeps up: it only reads the counts the worker stored
+    worker = subscription_worker_wanted(runtime.settings)
+    return SubscriptionService(runtime, rest_hooks=not worker, follower=worker)

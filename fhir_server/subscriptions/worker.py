@@ -215,7 +215,7 @@ async def _work(settings: Settings, stdin: int) -> None:
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     runtime = build_runtime(settings, secondary=True)
-    service = SubscriptionService(runtime, follower=True)
+    service = SubscriptionService(runtime, initialises=False)
 
     def readable() -> None:
         try:
