@@ -106,7 +106,11 @@ class SqliteStorage:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         write_conn = open_connection(self._path, self._synchronous)
         if self._secondary:
-            self._keys = existing_index(write_conn, self._definitions, self._indexer)
+            try:
+                self._keys = existing_index(write_conn, self._definitions, self._indexer)
+            except BaseException:
+                write_conn.close()
+                raise
         else:
             apply_schema(write_conn)
             # before any job runs: a rebuild must not interleave with writes
