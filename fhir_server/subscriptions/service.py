@@ -92,6 +92,8 @@ class SubscriptionService(Host):
         self.rest_hooks = rest_hooks
         self.follower = follower
         self.initialises = initialises
+        # seconds the matcher waits after a wake-up, for more commits to look at at once
+        self.gather = _FOLLOWER_GATHER_SECONDS if follower else 0.0
         self.runtime = runtime
         self.storage = runtime.storage
         self.settings = runtime.settings
@@ -289,10 +291,13 @@ class SubscriptionService(Host):
         saved = cursor
         while True:
             await wait_event(self._wake, _POLL_SECONDS)
-            if self.follower:
-                # the other process is woken by the same commits: it numbers them meanwhile
-                # (and under a stream of writes one look covers several commits)
-                await asyncio.sleep(_FOLLOWER_GATHER_SECONDS)
+            if self.gather:
+                # Woken after each commit: under a stream of writes one look covering a few
+                # commits costs a few milliseconds of latency, not a look, and a write
+                # transaction taking the store's lock from the server's writer, per commit.
+                # A follower gives the other process, woken by the same commits, time to
+                # number them meanwhile.
+                await asyncio.sleep(self.gather)
             self._wake.clear()
             try:
                 cursor, saved = await self._match_from(cursor, saved)

@@ -44,6 +44,7 @@ _STOP_SECONDS = 10.0
 _BACKOFF_FIRST = 0.5
 _BACKOFF_MAX = 30.0
 _HEALTHY_SECONDS = 30.0  # a worker that ran this long failed no quick start
+WORKER_GATHER_SECONDS = 0.005
 
 
 def worker_command() -> list[str]:
@@ -216,6 +217,8 @@ async def _work(settings: Settings, stdin: int) -> None:
     done = asyncio.Event()
     runtime = build_runtime(settings, secondary=True)
     service = SubscriptionService(runtime, initialises=False)
+    # woken by the server's commits: gather a few into one look and one write transaction
+    service.gather = WORKER_GATHER_SECONDS
 
     def readable() -> None:
         try:
