@@ -11,9 +11,10 @@ cursor numbers each event once, a lease says who sends (storage/sqlite/subscript
 
 The server hands the worker its settings as the first line on the worker's standard input,
 then writes a byte there after its commits (at most one per turn of its event loop) to wake
-the worker's matcher: no polling. The worker stops when its standard input ends: when the
-server stops it, and also when the server died (kill -9), so that no orphan goes on
-delivering; it then releases its leases, and the next server's worker takes over at once.
+the worker's matcher: no polling. The worker stops on SIGTERM (the server stopping it) and
+when its standard input ends, also when the server died (kill -9), so that no orphan goes
+on delivering; it then releases its leases, and the next server's worker takes over at
+once.
 A worker that dies is started again by the server, after a delay growing with each quick
 failure; its leases run out after `subscription_lease_seconds` and go to the new one.
 """
@@ -95,7 +96,10 @@ class Supervisor:
         proc = self.proc
         if proc is None:
             return
-        _close_stdin(proc)  # the worker finishes what it sends, saves its marks, leaves
+        # it finishes what it sends, saves its marks and leaves (still starting: at once)
+        _close_stdin(proc)
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
         try:
             await asyncio.to_thread(proc.wait, _STOP_SECONDS)
         except subprocess.TimeoutExpired:
@@ -215,10 +219,7 @@ async def _work(settings: Settings, stdin: int) -> None:
 
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
-    runtime = build_runtime(settings, secondary=True)
-    service = SubscriptionService(runtime, initialises=False)
-    # woken by the server's commits: gather a few into one look and one write transaction
-    service.gather = WORKER_GATHER_SECONDS
+    running: list[SubscriptionService] = []
 
     def readable() -> None:
         try:
@@ -227,20 +228,37 @@ async def _work(settings: Settings, stdin: int) -> None:
             return
         except OSError:
             data = b""
-        if data:
-            service.wake()
-        else:  # the server is gone or stops us
+        if not data:  # the server is gone or stops us
             loop.remove_reader(stdin)
             done.set()
+        elif running:
+            running[0].wake()
+
+    async def start() -> tuple[Runtime, SubscriptionService]:
+        # in a thread: the end of standard input is noticed while the definitions load
+        runtime = await asyncio.to_thread(build_runtime, settings, secondary=True)
+        await runtime.storage.start()
+        service = SubscriptionService(runtime, initialises=False)
+        # woken by the server's commits: gather a few into one look and one write
+        service.gather = WORKER_GATHER_SECONDS
+        await service.start()
+        running.append(service)
+        return runtime, service
 
     os.set_blocking(stdin, False)
+    loop.add_reader(stdin, readable)
     loop.add_signal_handler(signal.SIGTERM, done.set)
-    await runtime.storage.start()
+    starting = asyncio.ensure_future(start())
+    stopped = asyncio.ensure_future(done.wait())
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        # stopped while starting (a server that stopped at once): nothing sent, nothing to
+        # save; what it wrote so far is committed or not, as after a kill
+        os._exit(0)
+    runtime, service = starting.result()  # a failed start raises: the server restarts it
     try:
-        await service.start()
-        loop.add_reader(stdin, readable)
         log.info("delivering rest-hook notifications")
-        await done.wait()
+        await stopped
     finally:
         with contextlib.suppress(Exception):
             loop.remove_reader(stdin)
