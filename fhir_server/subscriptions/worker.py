@@ -16,7 +16,8 @@ when its standard input ends, also when the server died (kill -9), so that no or
 on delivering; it then releases its leases, and the next server's worker takes over at
 once.
 A worker that dies is started again by the server, after a delay growing with each quick
-failure; its leases run out after `subscription_lease_seconds` and go to the new one.
+failure; the server releases the dead worker's leases (it named them), so the new one takes
+its subscriptions over at once.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from typing import Any
 
 import orjson
@@ -52,10 +55,15 @@ def worker_command() -> list[str]:
     return [sys.executable, "-m", "fhir_server", COMMAND]
 
 
-def settings_line(settings: Settings) -> bytes:
-    """The settings as the worker reads them: one JSON line, the data dir made absolute."""
+_LEASE_OWNER = "_lease_owner"
+
+
+def settings_line(settings: Settings, lease_owner: str) -> bytes:
+    """The settings as the worker reads them: one JSON line, the data dir made absolute,
+    with the name the worker holds its delivery leases under."""
     data = settings.model_dump(mode="json")
     data["data_dir"] = str(settings.data_dir.resolve())
+    data[_LEASE_OWNER] = lease_owner
     return orjson.dumps(data) + b"\n"
 
 
@@ -74,6 +82,7 @@ class Supervisor:
         self._unwatch: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._signal_due = threading.Event()
+        self.lease_owner = ""
         self.starts = 0
 
     @property
@@ -110,8 +119,9 @@ class Supervisor:
     def _spawn(self) -> None:
         proc = subprocess.Popen(worker_command(), stdin=subprocess.PIPE, close_fds=True)
         assert proc.stdin is not None
+        self.lease_owner = f"{socket.gethostname()}:{proc.pid}:{uuid.uuid4().hex[:8]}"
         try:
-            proc.stdin.write(settings_line(self.runtime.settings))
+            proc.stdin.write(settings_line(self.runtime.settings, self.lease_owner))
             proc.stdin.flush()
         except OSError:  # it died at once: _watch sees it exit
             log.warning("could not hand the subscription worker its settings")
@@ -131,6 +141,12 @@ class Supervisor:
             _close_stdin(proc)
             if self._stopping:
                 return
+            # it cannot send any more: its subscriptions need not wait for its leases to
+            # run out
+            try:
+                await self.runtime.storage.subscription_release(self.lease_owner)
+            except Exception:
+                log.exception("could not release the leases of subscription worker %d", proc.pid)
             failures = 0 if time.monotonic() - started >= _HEALTHY_SECONDS else failures + 1
             delay = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** max(0, failures - 1))
             log.warning(
@@ -197,7 +213,9 @@ def _read_settings_line(fd: int) -> bytes:
 def main() -> None:
     """`fhir-server subscriptions-worker`: started by the server, never by hand."""
     stdin = sys.stdin.fileno()
-    settings = Settings(**orjson.loads(_read_settings_line(stdin)))
+    data = orjson.loads(_read_settings_line(stdin))
+    lease_owner = str(data.pop(_LEASE_OWNER))
+    settings = Settings(**data)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format=f"%(asctime)s %(levelname)s subscriptions-worker[{os.getpid()}] %(name)s"
@@ -208,12 +226,12 @@ def main() -> None:
     try:
         import uvloop
 
-        uvloop.run(_work(settings, stdin))
+        uvloop.run(_work(settings, lease_owner, stdin))
     except ImportError:  # pragma: no cover - uvloop is a dependency of uvicorn[standard]
-        asyncio.run(_work(settings, stdin))
+        asyncio.run(_work(settings, lease_owner, stdin))
 
 
-async def _work(settings: Settings, stdin: int) -> None:
+async def _work(settings: Settings, lease_owner: str, stdin: int) -> None:
     from fhir_server.app import build_runtime
     from fhir_server.subscriptions.service import SubscriptionService
 
@@ -239,6 +257,7 @@ async def _work(settings: Settings, stdin: int) -> None:
         runtime = await asyncio.to_thread(build_runtime, settings, secondary=True)
         await runtime.storage.start()
         service = SubscriptionService(runtime, initialises=False)
+        service.lease_owner = lease_owner  # the server releases its leases if it dies
         # woken by the server's commits: gather a few into one look and one write
         service.gather = WORKER_GATHER_SECONDS
         await service.start()

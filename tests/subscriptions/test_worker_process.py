@@ -152,7 +152,10 @@ def test_the_worker_process_delivers_rest_hooks(tmp_path: Path, hook: Receiver) 
 
 
 def test_kill_9_of_the_worker_mid_delivery_loses_nothing(tmp_path: Path, hook: Receiver) -> None:
-    server = ServerProcess(tmp_path / "data", **ENV).start()
+    # leases far longer than the test waits: the server releases the dead worker's leases,
+    # the next worker does not wait for them to run out
+    env = {**ENV, "FHIR_SERVER_SUBSCRIPTION_LEASE_SECONDS": "60"}
+    server = ServerProcess(tmp_path / "data", **env).start()
     try:
         first = worker_of(server)
         with httpx.Client(base_url=server.base, timeout=10) as http:
@@ -165,7 +168,7 @@ def test_kill_9_of_the_worker_mid_delivery_loses_nothing(tmp_path: Path, hook: R
             assert before < EVENTS, "the kill came too late to test anything"
             second = worker_of(server, other_than=first)  # the server started another
             hook.delay = 0.0
-            hook.wait_for(lambda r: len(set(r.events())) >= EVENTS, what="all events", timeout=60)
+            hook.wait_for(lambda r: len(set(r.events())) >= EVENTS, what="all events", timeout=40)
             assert lease_holder(server.data_dir, sid) == second
         _assert_all_in_order(hook, written)
     finally:
