@@ -1,7 +1,7 @@
 """Subscription delivery: notification latency and what subscriptions cost writes.
 
     python bench/subscriptions.py [--duration 10] [--subscriptions 100] [--rate 200]
-                                  [--concurrency 16]
+                                  [--concurrency 16] [--subscription-process on|off]
 
 Starts one real server process (deliveries allowed to 127.0.0.1) and one receiver
 process (a threaded HTTP server that notes when each notification arrived), then:
@@ -198,6 +198,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="sample the server with py-spy in phases 1 and 2"
     )
+    parser.add_argument(
+        "--subscription-process",
+        choices=("on", "off"),
+        default="on",
+        help="rest-hook delivery in the server's worker process (FHIR_SERVER_SUBSCRIPTION_PROCESS)",
+    )
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--receiver-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -221,6 +227,7 @@ def main() -> None:
     )
     os.environ["FHIR_SERVER_SUBSCRIPTION_ENDPOINT_HOSTS"] = '["127.0.0.1"]'
     os.environ["FHIR_SERVER_LOG_LEVEL"] = "warning"
+    os.environ["FHIR_SERVER_SUBSCRIPTION_PROCESS"] = str(args.subscription_process == "on").lower()
     port = benchlib.free_port()
     server = benchlib.Server(
         serve_command(port, work / "data"), port, work / "server.log", "/metadata"
@@ -284,6 +291,7 @@ def _phase(
     if args.profile:
         spy = benchlib._start_py_spy(server.pid, args.duration, work / f"{name}.pyspy.txt")
     cpu = server.cpu_seconds()
+    worker_cpu = _worker_cpu_seconds(server.pid)
     busy = benchlib.machine_busy_seconds()
     if benchlib.wrk_path() is not None:  # a generator in C: the server is what is measured
         os.environ["BENCH_RECIPIENTS"] = str(args.subscriptions)
@@ -294,18 +302,43 @@ def _phase(
             write_load(server.base, args.duration, args.concurrency, args.subscriptions, None)
         )
     cpu = server.cpu_seconds() - cpu
+    worker_cpu = _worker_cpu_seconds(server.pid) - worker_cpu
     busy = benchlib.machine_busy_seconds() - busy
     print(
         f"   server CPU {1000 * cpu / max(result[0], 1):.2f} ms per write ({name});"
         f" server {100 * cpu / result[2]:.0f} %, machine {100 * busy / result[2]:.0f} %"
         f" of one core ({os.cpu_count()} cores)"
     )
+    if worker_cpu:
+        print(
+            f"   subscription worker process CPU {1000 * worker_cpu / max(result[0], 1):.2f} ms"
+            f" per write ({100 * worker_cpu / result[2]:.0f} % of one core)"
+        )
     if spy is not None:
         prof = benchlib._finish_py_spy(*spy)
         print(f"   profile of {name} ({prof.get('samples')} samples, {prof.get('file')}):")
         for share, frame in prof.get("inclusive", []):
             print(f"     {share:5.1f}%  {frame}")
     return result
+
+
+def _worker_cpu_seconds(server_pid: int) -> float:
+    """user+system CPU so far of the server's subscriptions-worker processes (0: none)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != server_pid:
+                continue
+            if b"subscriptions-worker" not in (entry / "cmdline").read_bytes():
+                continue
+            total += (int(fields[11]) + int(fields[12])) / ticks
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def _lines(path: Path) -> list[str]:

@@ -25,6 +25,7 @@ from fhir_server.rest.errors import answer_exception
 from fhir_server.rest.routes import dispatch
 from fhir_server.runtime import Runtime
 from fhir_server.storage.configured import describe, storage_for
+from fhir_server.storage.port import Storage
 from fhir_server.subscriptions import service as subscription_service
 from fhir_server.subscriptions import websocket as subscription_websocket
 from fhir_server.transitions.reactions import Workflow
@@ -57,20 +58,8 @@ class FhirApp:
             security = Security(self.settings)
             self.state.security = security
             await security.start()
-        definitions = load_definitions()
-        storage = storage_for(self.settings, definitions)
-        # the LUS workflow reacts to notices inside each write's own transaction
-        profiles = load_profile_validator(definitions, tuple(self.settings.conformance_dirs))
-        workflow = Workflow(load_rules(self.settings.lus_workflow_rules))
-        lus_checked = profiles if self.settings.lus_profiles_on_write else None
-        storage = WorkflowStorage(storage, workflow, lus_checked)
-        if self.state.security is not None:
-            # every access goes through scope limits, the organisation policy and the audit
-            storage = SecuredStorage(storage, definitions, audit=self.settings.audit_enabled)
-        await storage.start()
-        runtime = Runtime(
-            self.settings, definitions, default_validator(), storage, profiles, workflow
-        )
+        runtime = build_runtime(self.settings)
+        await runtime.storage.start()
         self.state.runtime = runtime
         started = services.build(runtime)
         await services.start_all(started)  # on failure it stops those it started
@@ -126,6 +115,23 @@ class FhirApp:
                 await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def build_runtime(settings: Settings, *, secondary: bool = False) -> Runtime:
+    """The runtime of a process serving the store: its storage (not started yet) wrapped in
+    the LUS workflow and, while security is on, in the access policy and audit trail.
+    `secondary`: a second process on the server's SQLite store (subscriptions/worker.py)."""
+    definitions = load_definitions()
+    storage: Storage = storage_for(settings, definitions, secondary=secondary)
+    # the LUS workflow reacts to notices inside each write's own transaction
+    profiles = load_profile_validator(definitions, tuple(settings.conformance_dirs))
+    workflow = Workflow(load_rules(settings.lus_workflow_rules))
+    lus_checked = profiles if settings.lus_profiles_on_write else None
+    storage = WorkflowStorage(storage, workflow, lus_checked)
+    if not settings.insecure_no_auth:
+        # every access goes through scope limits, the organisation policy and the audit
+        storage = SecuredStorage(storage, definitions, audit=settings.audit_enabled)
+    return Runtime(settings, definitions, default_validator(), storage, profiles, workflow)
 
 
 def create_app(settings: Settings | None = None) -> FhirApp:

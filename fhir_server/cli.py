@@ -72,6 +72,11 @@ def main(argv: list[str] | None = None) -> None:
         "demo", help="play a complete LUS stay and print what each party received"
     )
     demo.add_argument("--data-dir", type=Path, help="keep the demo's store here (default: temp)")
+    commands.add_parser(
+        "subscriptions-worker",
+        help="(started by `serve` on the SQLite store) send rest-hook notifications;"
+        " reads its settings and wake-ups on standard input",
+    )
     client_commands.add_parsers(commands)
     audit_export.add_parser(commands)
     args = parser.parse_args(argv)
@@ -84,6 +89,10 @@ def main(argv: list[str] | None = None) -> None:
         from fhir_server.transitions.demo import run
 
         run(args.data_dir)
+    elif args.command == "subscriptions-worker":
+        from fhir_server.subscriptions.worker import main as worker_main
+
+        worker_main()
     elif args.command == "audit":
         sys.exit(audit_export.main(args))
     else:

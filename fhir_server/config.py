@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     # it holds a lease on, renewed every third of this (seconds); a stopped process's
     # subscriptions move to another after at most this long.
     subscription_lease_seconds: float = 15.0
+    # On the embedded SQLite store, rest-hook notifications can be sent by a second process
+    # (`fhir-server subscriptions-worker`, started, watched and stopped by the server), so
+    # that delivering them takes less of the server's CPU time from requests (measured with
+    # 100 subscriptions, one notification per write: writes −18…−23 % instead of −28…−30 %,
+    # notification latency p50 ~6 ms instead of ~2.5 ms). Off (the default): the server
+    # process delivers them itself. Ignored on PostgreSQL, where every server process
+    # delivers its share.
+    subscription_process: bool = False
     # How long a websocket binding token is valid (seconds).
     subscription_ws_token_seconds: int = 600
     # TLS of rest-hook endpoints (https): a PEM file of further CAs their certificates may

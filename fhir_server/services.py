@@ -28,6 +28,8 @@ class Service(Protocol):
 FACTORIES: tuple[str, ...] = (
     "fhir_server.conformance.publish:publisher",  # first: the others may read definitions
     "fhir_server.subscriptions.service:create",
+    # after the service above: the worker process finds the subscriptions opened
+    "fhir_server.subscriptions.worker:supervisor",
     "fhir_server.transitions.clocks:create",
     "fhir_server.mappings.mllp:create",  # the HL7 v2 ADT feed, when mllp_port is set
 )

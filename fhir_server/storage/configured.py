@@ -14,7 +14,17 @@ def uses_postgres(settings: Settings) -> bool:
     return settings.database_url.startswith(POSTGRES_SCHEMES)
 
 
-def storage_for(settings: Settings, definitions: Definitions) -> Storage:
+def subscription_worker_wanted(settings: Settings) -> bool:
+    """Whether rest-hook notifications are sent by the subscription worker process (the
+    SQLite store; on PostgreSQL every server process delivers its share)."""
+    return settings.subscription_process and not uses_postgres(settings)
+
+
+def storage_for(
+    settings: Settings, definitions: Definitions, *, secondary: bool = False
+) -> Storage:
+    """`secondary`: for a second process on a SQLite store the server owns (no schema
+    changes, no index rebuild, no checkpoints)."""
     base_url = settings.base_url or None
     # token :in/:not-in/:above/:below search the ValueSets and CodeSystems the validator
     # knows (one registry per process and folders: the app's validator is this one)
@@ -44,6 +54,7 @@ def storage_for(settings: Settings, definitions: Definitions) -> Storage:
         group_commit_max=settings.sqlite_group_commit_max,
         base_url=base_url,
         terminology=terminology,
+        secondary=secondary,
     )
 
 

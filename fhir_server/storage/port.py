@@ -301,6 +301,15 @@ class Storage(Protocol):
         state keeps its numbers and takes `status`."""
         ...
 
+    async def subscription_apply(
+        self, sid: str, seq: int, status: str, owner: RequestContext
+    ) -> SubscriptionState | None:
+        """A client's change of a Subscription, found at outbox `seq`, applied once over all
+        processes matching the outbox: when the matcher's cursor has not reached `seq`, as
+        `subscription_open`, and the cursor moves to `seq`; else another process applied
+        it, and this is the stored state (None: closed since)."""
+        ...
+
     async def subscription_close(self, sid: str) -> None:
         """Forget a subscription's state and its events."""
         ...

@@ -8,5 +8,7 @@ The outbox (written in each change's own transaction) is the only source of even
              handshake, heartbeat) → channels.py (rest-hook) / websocket.py
     operations.py: Subscription/$status, $events, $get-ws-binding-token
 
-service.py ties them together as one background service of the server.
+service.py ties them together as one background service of the server. On the SQLite
+store, worker.py runs a second one in a child process that matches, numbers and sends the
+rest-hook notifications (the server's follows it, for its websocket deliveries).
 """

@@ -127,6 +127,9 @@ class Delivery:
 
     def wake(self, events: list[SubscriptionEvent] | None = None) -> None:
         """New events were stored (handed over, so the next send needs no store read)."""
+        if not self.leased:  # another process sends them; on getting the lease, the store
+            self._unseen = True
+            return
         if events:
             self.events = max(self.events, events[-1].number)
             self._handed.extend(events)
@@ -144,7 +147,12 @@ class Delivery:
         if first > self.events and not self._unseen:
             return []  # all this process was told of is delivered: no store read
         self._unseen = False
-        return await self._host.events(self.id, first, self.spec.max_count)
+        found = await self._host.events(self.id, first, self.spec.max_count)
+        if found:  # numbered by another process's matcher: the count its status shows
+            self.events = max(self.events, found[-1].number)
+        if len(found) >= self.spec.max_count:
+            self._unseen = True  # a full page: more may be stored
+        return found
 
     # the loop ------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ import orjson
 from fhir_server.outcome import FhirError
 from fhir_server.runtime import Runtime
 from fhir_server.search.indexer import Indexer
+from fhir_server.storage.configured import subscription_worker_wanted
 from fhir_server.storage.port import (
     MatchedEvent,
     RequestContext,
@@ -56,6 +57,7 @@ SYSTEM = RequestContext(principal="subscriptions")
 _BATCH = 256
 _POLL_SECONDS = 1.0
 _FLUSH_SECONDS = 0.2
+_FOLLOWER_GATHER_SECONDS = 0.02
 
 _RUNNING: dict[int, SubscriptionService] = {}
 
@@ -72,7 +74,26 @@ def server_base(runtime: Runtime) -> str:
 
 
 class SubscriptionService(Host):
-    def __init__(self, runtime: Runtime) -> None:
+    """`rest_hooks`: whether this process sends rest-hook notifications (claims their
+    leases); the server leaves them to its worker process on SQLite (worker.py).
+    `follower`: another process (the worker) usually numbers each event first: this one
+    gives it a moment, then matches only what is still unnumbered and reads the stored
+    counts for the rest. `initialises`: whether this process prepares the cursor on the
+    store's first start (not the worker: it starts after the server did)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        rest_hooks: bool = True,
+        follower: bool = False,
+        initialises: bool = True,
+    ) -> None:
+        self.rest_hooks = rest_hooks
+        self.follower = follower
+        self.initialises = initialises
+        # seconds the matcher waits after a wake-up, for more commits to look at at once
+        self.gather = _FOLLOWER_GATHER_SECONDS if follower else 0.0
         self.runtime = runtime
         self.storage = runtime.storage
         self.settings = runtime.settings
@@ -106,7 +127,7 @@ class SubscriptionService(Host):
         loop = asyncio.get_running_loop()
         self._client = channels.client(self.settings)
         await self._load_topics()
-        await self._load_subscriptions()
+        cursor = await self._load_subscriptions()
 
         def committed() -> None:  # in the store's writer thread
             with contextlib.suppress(RuntimeError):  # the loop has closed
@@ -114,11 +135,15 @@ class SubscriptionService(Host):
 
         self._unwatch = self.storage.watch_commits(committed)
         self._tasks = [
-            asyncio.create_task(self._match_loop(), name="subscription-matcher"),
+            asyncio.create_task(self._match_loop(cursor), name="subscription-matcher"),
             asyncio.create_task(self._flush_loop(), name="subscription-flusher"),
             asyncio.create_task(self._lease_loop(), name="subscription-leases"),
         ]
         _RUNNING[id(self.runtime)] = self
+
+    def wake(self) -> None:
+        """Another process committed: look at the outbox now (in the event loop)."""
+        self._wake.set()
 
     async def stop(self) -> None:
         _RUNNING.pop(id(self.runtime), None)
@@ -130,8 +155,9 @@ class SubscriptionService(Host):
         await asyncio.gather(*(d.stop() for d in self.deliveries.values()))
         with contextlib.suppress(Exception):
             await self._flush()
-        with contextlib.suppress(Exception):  # the others take over at once
-            await self.storage.subscription_release(self.lease_owner)
+        if self.rest_hooks:
+            with contextlib.suppress(Exception):  # the others take over at once
+                await self.storage.subscription_release(self.lease_owner)
         if self._client is not None:
             await self._client.close()
 
@@ -140,11 +166,15 @@ class SubscriptionService(Host):
         for version in await self._all("Basic", criteria):
             self.topics.stored("Basic", version.id, _body(version))
 
-    async def _load_subscriptions(self) -> None:
+    async def _load_subscriptions(self) -> int:
+        """Runs the subscriptions with a state; the cursor the matcher starts from. It was
+        read first: a subscription another process opens meanwhile is opened after it, so
+        the matcher finds its change."""
         cursor = await self.storage.subscription_cursor()
         states = {s.id: s for s in await self.storage.subscription_states()}
         subscriptions = await self._all("Subscription", [])
-        if cursor == 0 and not states:
+        # (a follower starts after the process that owns the store prepared it)
+        if cursor == 0 and not states and self.initialises:
             # the first start on this store: changes from before are no events, and
             # subscriptions stored before start now
             latest = await self._latest_seq()
@@ -153,11 +183,13 @@ class SubscriptionService(Host):
                     version.id, latest, "requested", RequestContext()
                 )
             await self.storage.subscription_record(latest, [])
+            cursor = latest
         # a subscription without state was created after the cursor: the matcher opens it
         # when it reaches that change (so no earlier change becomes its event)
         for version in subscriptions:
             if version.id in states:
                 await self._register(version, states[version.id])
+        return cursor
 
     async def _latest_seq(self) -> int:
         page = await self.storage.history(
@@ -245,16 +277,27 @@ class SubscriptionService(Host):
             return
         state = await self.storage.subscription_state(sid)
         status = _next_status(spec, state.status if state is not None else None)
-        state = await self.storage.subscription_open(sid, row["seq"], status, owner)
-        await self._install(spec, state)
+        # once over all processes: a matcher behind another must not set back the status
+        # the other's delivery has moved on since (a handshake done, say)
+        applied = await self.storage.subscription_apply(sid, row["seq"], status, owner)
+        if applied is None:  # deleted since
+            await self._forget(sid)
+            return
+        await self._install(spec, applied)
 
     # matching ------------------------------------------------------------------------------
 
-    async def _match_loop(self) -> None:
-        cursor = await self.storage.subscription_cursor()
+    async def _match_loop(self, cursor: int) -> None:
         saved = cursor
         while True:
             await wait_event(self._wake, _POLL_SECONDS)
+            if self.gather:
+                # Woken after each commit: under a stream of writes one look covering a few
+                # commits costs a few milliseconds of latency, not a look, and a write
+                # transaction taking the store's lock from the server's writer, per commit.
+                # A follower gives the other process, woken by the same commits, time to
+                # number them meanwhile.
+                await asyncio.sleep(self.gather)
             self._wake.clear()
             try:
                 cursor, saved = await self._match_from(cursor, saved)
@@ -271,6 +314,10 @@ class SubscriptionService(Host):
             if not rows:
                 return cursor, saved
             pending: list[MatchedEvent] = []
+            # a follower does not match again what the other process numbered already: it
+            # keeps up with the subscriptions and topics, and looks at the stored counts
+            numbered = await self.storage.subscription_cursor() if self.follower else 0
+            skipped = False
             for row in rows:
                 rtype = row["type"]
                 if rtype == "Subscription":
@@ -281,12 +328,24 @@ class SubscriptionService(Host):
                 if rtype == "Basic":
                     version = await self.storage.vread(SYSTEM, "Basic", row["id"], row["version"])
                     self.topics.stored("Basic", row["id"], _body(version))
-                if self._candidates.wants(rtype):
+                if row["seq"] <= numbered:
+                    skipped = True
+                elif self._candidates.wants(rtype):
                     pending += await match_event(self.storage, self.indexer, row, self._select)
+            if skipped:
+                await self._wake_numbered()
             cursor = rows[-1]["seq"]
             if pending or cursor - saved > 10_000:
                 await self._save(cursor, pending)
                 saved = cursor
+
+    async def _wake_numbered(self) -> None:
+        """Wake the deliveries this process runs whose subscriptions another process gave
+        events this one has not seen (they read them from the store)."""
+        for state in await self.storage.subscription_states():
+            delivery = self.deliveries.get(state.id)
+            if delivery is not None and delivery.leased and state.events > delivery.events:
+                delivery.wake()
 
     # leases: which process delivers -------------------------------------------------------
 
@@ -303,7 +362,7 @@ class SubscriptionService(Host):
 
     async def _claim(self, deliveries: list[Delivery]) -> None:
         wanted = [d for d in deliveries if d.needs_lease]
-        if not wanted:
+        if not wanted or not self.rest_hooks:
             return
         held = await self.storage.subscription_leases(
             self.lease_owner, [d.id for d in wanted], self.lease_seconds
@@ -328,7 +387,11 @@ class SubscriptionService(Host):
     async def _save(self, through: int, pending: list[MatchedEvent]) -> None:
         if not pending:
             return
-        stored = await self.storage.subscription_record(through, pending)
+        if self.follower and await self.storage.subscription_cursor() >= through:
+            # the other process numbered all of these: `record` would drop them all
+            stored: list[SubscriptionEvent] = []
+        else:
+            stored = await self.storage.subscription_record(through, pending)
         by_subscription: dict[str, list[SubscriptionEvent]] = {}
         for event in stored:
             by_subscription.setdefault(event.subscription, []).append(event)
@@ -478,4 +541,8 @@ def _body(version: StoredVersion | None) -> dict[str, Any] | None:
 
 
 def create(runtime: Runtime) -> SubscriptionService:
-    return SubscriptionService(runtime)
+    # with a worker process, the server's matcher still runs, for its websocket deliveries
+    # (they send where the sockets are bound), but leaves the matching and numbering to
+    # the worker wherever it keeps up: it only reads the counts the worker stored
+    worker = subscription_worker_wanted(runtime.settings)
+    return SubscriptionService(runtime, rest_hooks=not worker, follower=worker)

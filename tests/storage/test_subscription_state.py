@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
+import pytest
+
+from fhir_server.definitions import load_definitions
 from fhir_server.storage.port import MatchedEvent, RequestContext, StateChange
+from fhir_server.storage.sqlite import SqliteStorage
 from fhir_server.storage.sqlite.connection import SCHEMA_VERSION, apply_schema, migrations
 from tests.storage.conftest import Runner
 
@@ -123,3 +129,72 @@ def test_sqlite_migrates_a_version_1_store(tmp_path: Path) -> None:
     assert conn.execute("SELECT count(*) FROM subscription_state").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 1
     conn.close()
+
+
+def test_events_at_or_below_the_cursor_are_not_numbered_again(store: Runner) -> None:
+    """Two processes' matchers record the same outbox: what one numbered, the other's
+    record drops, and the cursor never moves back."""
+    s = store.store
+    store(s.subscription_open("a", 1, "active", OWNER))
+    first = store(s.subscription_record(8, [_matched("a", 5), _matched("a", 8)]))
+    assert [e.number for e in first] == [1, 2]
+    late = store(s.subscription_record(9, [_matched("a", 5), _matched("a", 8), _matched("a", 9)]))
+    assert [(e.number, e.seq) for e in late] == [(3, 9)]
+    assert store(s.subscription_record(4, [_matched("a", 4)])) == []
+    assert store(s.subscription_cursor()) == 9
+    assert [e.seq for e in store(s.subscription_events("a", 1, None, 10))] == [5, 8, 9]
+
+
+def test_a_subscription_change_is_applied_once_over_processes(store: Runner) -> None:
+    s = store.store
+    applied = store(s.subscription_apply("a", 5, "requested", OWNER))
+    assert applied is not None and applied.status == "requested"
+    assert store(s.subscription_cursor()) == 5
+    store(s.subscription_change([StateChange("a", status="active")]))
+    # a matcher behind reaches the same change: it gets the state as it is now
+    again = store(s.subscription_apply("a", 5, "requested", OWNER))
+    assert again is not None and again.status == "active"
+    # deleted since: nothing to run
+    store(s.subscription_close("a"))
+    assert store(s.subscription_apply("a", 5, "requested", OWNER)) is None
+    assert store(s.subscription_state("a")) is None
+    later = store(s.subscription_apply("a", 7, "requested", OWNER))
+    assert later is not None and later.start_seq == 7
+
+
+def test_a_delivery_lease_has_one_holder_until_it_runs_out(store: Runner) -> None:
+    s = store.store
+    assert store(s.subscription_leases("p1", ["a", "b"], 30)) == {"a", "b"}
+    assert store(s.subscription_leases("p2", ["a", "b", "c"], 30)) == {"c"}
+    assert store(s.subscription_leases("p1", ["a", "b"], 30)) == {"a", "b"}  # renewed
+    store(s.subscription_release("p1"))
+    assert store(s.subscription_leases("p2", ["a", "b", "c"], 30)) == {"a", "b", "c"}
+    assert store(s.subscription_leases("p3", ["a"], 0.05)) == set()
+    # one that is not renewed runs out
+    assert store(s.subscription_leases("p2", ["a"], 0.05)) == {"a"}
+    time.sleep(0.2)
+    assert store(s.subscription_leases("p3", ["a"], 30)) == {"a"}
+
+
+def test_a_secondary_sqlite_store_needs_the_owner_to_prepare_it(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    loop = asyncio.new_event_loop()
+    try:
+        early = SqliteStorage(path, load_definitions(), secondary=True)
+        with pytest.raises(RuntimeError, match="must prepare it first"):
+            loop.run_until_complete(early.start())
+        loop.run_until_complete(early.close())
+        owner = SqliteStorage(path, load_definitions())
+        loop.run_until_complete(owner.start())
+        second = SqliteStorage(path, load_definitions(), secondary=True)
+        loop.run_until_complete(second.start())
+        assert second._checkpointer is None  # the owner's checkpointer does that
+        # both write: the second waits for the lock the first holds (busy timeout)
+        loop.run_until_complete(owner.subscription_open("a", 1, "active", OWNER))
+        stored = loop.run_until_complete(second.subscription_record(3, [_matched("a", 2)]))
+        assert [e.number for e in stored] == [1]
+        assert loop.run_until_complete(owner.subscription_record(3, [_matched("a", 2)])) == []
+        loop.run_until_complete(second.close())
+        loop.run_until_complete(owner.close())
+    finally:
+        loop.close()

@@ -394,6 +394,15 @@ class PostgresStorage:
         self._committed()
         return opened
 
+    async def subscription_apply(
+        self, sid: str, seq: int, status: str, owner: RequestContext
+    ) -> SubscriptionState | None:
+        now = self._clock.now()
+        async with self._connection() as conn, conn.transaction():
+            applied = await subscriptions.apply(conn, sid, seq, status, owner, now)
+        self._committed()
+        return applied
+
     async def subscription_close(self, sid: str) -> None:
         async with self._connection() as conn, conn.transaction():
             await subscriptions.close(conn, sid)

@@ -79,12 +79,7 @@ async def record(
     updates = [(number, sid) for sid, number in numbers.items() if number is not None]
     if updates:
         await conn.executemany("UPDATE subscription_state SET events = $1 WHERE id = $2", updates)
-    await conn.execute(
-        "INSERT INTO subscription_cursor AS c (name, seq) VALUES ($1, $2)"
-        " ON CONFLICT (name) DO UPDATE SET seq = greatest(c.seq, excluded.seq)",
-        _MATCHER,
-        through,
-    )
+    await _move_cursor(conn, through)
     return stored
 
 
@@ -112,6 +107,27 @@ async def open_state(
         now,
     )
     return SubscriptionState(*row)
+
+
+async def apply(
+    conn: asyncpg.Connection, sid: str, seq: int, status: str, owner: RequestContext, now: str
+) -> SubscriptionState | None:
+    """In a transaction: under the matcher's lock, as `record`."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", MATCHER_LOCK)
+    if await cursor(conn) >= seq:
+        return await state(conn, sid)  # another process's matcher applied it
+    opened = await open_state(conn, sid, seq, status, owner, now)
+    await _move_cursor(conn, seq)
+    return opened
+
+
+async def _move_cursor(conn: asyncpg.Connection, through: int) -> None:
+    await conn.execute(
+        "INSERT INTO subscription_cursor AS c (name, seq) VALUES ($1, $2)"
+        " ON CONFLICT (name) DO UPDATE SET seq = greatest(c.seq, excluded.seq)",
+        _MATCHER,
+        through,
+    )
 
 
 async def close(conn: asyncpg.Connection, sid: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,7 +45,7 @@ from fhir_server.storage.sqlite.queries import (
     current_versions,
     row_to_version,
 )
-from fhir_server.storage.sqlite.reindex import prepare_index
+from fhir_server.storage.sqlite.reindex import existing_index, prepare_index
 from fhir_server.storage.sqlite.search_results import (
     included,
     page_of,
@@ -73,7 +74,12 @@ class SqliteStorage:
         reader_threads: int = 4,
         base_url: str | None = None,
         terminology: Terminology | None = None,
+        secondary: bool = False,
     ) -> None:
+        # a second process on a store another process owns (the subscription delivery
+        # worker): it changes no schema, rebuilds no index and leaves the write-ahead log's
+        # checkpoints to the owner
+        self._secondary = secondary
         self._base_url = base_url
         # the ValueSets and CodeSystems token :in, :not-in, :above and :below use
         self._terminology = terminology
@@ -101,9 +107,16 @@ class SqliteStorage:
     async def start(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         write_conn = open_connection(self._path, self._synchronous)
-        apply_schema(write_conn)
-        # before any job runs: a rebuild must not interleave with writes
-        self._keys = prepare_index(write_conn, self._definitions, self._indexer)
+        if self._secondary:
+            try:
+                self._keys = existing_index(write_conn, self._definitions, self._indexer)
+            except BaseException:
+                write_conn.close()
+                raise
+        else:
+            apply_schema(write_conn)
+            # before any job runs: a rebuild must not interleave with writes
+            self._keys = prepare_index(write_conn, self._definitions, self._indexer)
         self._reference_bits = reference_bits(
             self._keys, self._indexer.indexed, self._definitions.resource_types
         )
@@ -111,8 +124,10 @@ class SqliteStorage:
         # when the log starts over, a file grown under a burst is cut back to 64 MB
         write_conn.execute(f"PRAGMA journal_size_limit={64 * 1024 * 1024}")
         self._connections.append(write_conn)
-        checkpointer = Checkpointer(open_connection(self._path, self._synchronous))
-        checkpointer.start()
+        checkpointer: Checkpointer | None = None
+        if not self._secondary:
+            checkpointer = Checkpointer(open_connection(self._path, self._synchronous))
+            checkpointer.start()
         self._checkpointer = checkpointer
         self._writer = Writer(write_conn, self._make_transaction, self._group_commit_max)
 
@@ -122,7 +137,8 @@ class SqliteStorage:
 
         self._writer.on_committed = committed
         self._writer.on_written = self._recent.publish
-        self._writer.on_commit = lambda: checkpointer.after_commit(write_conn)
+        if checkpointer is not None:
+            self._writer.on_commit = lambda: checkpointer.after_commit(write_conn)
         self._writer.start()
         self._executor = ThreadPoolExecutor(self._reader_threads, thread_name_prefix="sqlite-read")
         self._inline = self._open_reader()
@@ -387,6 +403,14 @@ class SqliteStorage:
             lambda conn: subscriptions.open_state(conn, sid, start_seq, status, owner, now)
         )
 
+    async def subscription_apply(
+        self, sid: str, seq: int, status: str, owner: RequestContext
+    ) -> SubscriptionState | None:
+        now = self._clock.now()
+        return await self._in_writer(
+            lambda conn: subscriptions.apply(conn, sid, seq, status, owner, now)
+        )
+
     async def subscription_close(self, sid: str) -> None:
         await self._in_writer(lambda conn: subscriptions.close(conn, sid))
 
@@ -404,11 +428,15 @@ class SqliteStorage:
     async def subscription_leases(
         self, owner: str, sids: Sequence[str], seconds: float
     ) -> set[str]:
-        """One process has the store: it delivers every subscription."""
-        return set(sids)
+        if not sids:
+            return set()
+        now = time.time()  # both processes on one machine: one clock
+        return await self._in_writer(
+            lambda conn: subscriptions.leases(conn, owner, sids, seconds, now)
+        )
 
     async def subscription_release(self, owner: str) -> None:
-        return None
+        await self._in_writer(lambda conn: subscriptions.release(conn, owner))
 
     async def subscription_events(
         self, sid: str, first: int, last: int | None, limit: int

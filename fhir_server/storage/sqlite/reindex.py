@@ -15,6 +15,7 @@ import time
 from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
 from fhir_server.search.indexer import INDEX_FORMAT, Indexer
+from fhir_server.storage.sqlite.connection import SCHEMA_VERSION
 from fhir_server.storage.sqlite.contained_rows import CONTAINED_TABLE, insert_contained
 from fhir_server.storage.sqlite.index_rows import (
     FULL_TEXT_TABLE,
@@ -22,6 +23,7 @@ from fhir_server.storage.sqlite.index_rows import (
     SearchKeys,
     definitions_digest,
     insert_rows,
+    missing_keys,
 )
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,31 @@ def prepare_index(
             (digest,),
         )
     return keys
+
+
+def existing_index(
+    conn: sqlite3.Connection, definitions: Definitions, indexer: Indexer
+) -> SearchKeys:
+    """The keys of an index another process prepared (a second process on the store: it
+    must neither change the schema nor race the owner's rebuild)."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version != SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the store's schema version is {version}, this program's {SCHEMA_VERSION}:"
+            " the server that owns the store must prepare it first"
+        )
+    params = indexed_parameters(definitions, indexer)
+    wanted = sorted({(t, c, k) for t, c, k, _ in params})
+    digest = definitions_digest([*params, ("", "", "index-format", str(INDEX_FORMAT))])
+    row = conn.execute("SELECT digest FROM search_state WHERE id = 1").fetchone()
+    rows = conn.execute("SELECT id, type, code, kind, bit FROM search_key").fetchall()
+    known = {(t, c, k): (i, b) for i, t, c, k, b in rows}
+    if row is None or row[0] != digest or missing_keys(known, wanted):
+        raise RuntimeError(
+            "the store's search index was prepared for other definitions: the server that"
+            " owns the store must prepare it first"
+        )
+    return SearchKeys.of(known, wanted)
 
 
 def rebuild(conn: sqlite3.Connection, keys: SearchKeys, indexer: Indexer) -> int:

@@ -1,7 +1,12 @@
-"""Subscription delivery state in SQLite (tables of migrations/0002_subscriptions.sql).
+"""Subscription delivery state in SQLite (tables of migrations/0003_subscriptions.sql and
+0007_subscription_lease.sql).
 
 Functions of a connection: the adapter runs the writing ones as writer jobs (serialised
-with every change, in the group commit) and the reading ones on its reader threads.
+with every change, in the group commit) and the reading ones on its reader threads. Two
+processes share the file (the server and its delivery worker): each one's writes run in a
+BEGIN IMMEDIATE transaction, which SQLite serialises across processes, so `record` reads
+the shared cursor under the write lock and drops the events at or below it (numbered by
+the other process's matcher), as PostgreSQL's `record` does under its advisory lock.
 """
 
 from __future__ import annotations
@@ -39,9 +44,13 @@ def cursor(conn: sqlite3.Connection) -> int:
 def record(
     conn: sqlite3.Connection, through: int, events: Sequence[MatchedEvent]
 ) -> list[SubscriptionEvent]:
+    # what another process's matcher recorded meanwhile is not numbered twice
+    done = cursor(conn)
     numbers: dict[str, int | None] = {}
     stored: list[SubscriptionEvent] = []
     for event in events:
+        if event.seq <= done:
+            continue
         sid = event.subscription
         if sid not in numbers:
             row = conn.execute("SELECT events FROM subscription_state WHERE id = ?", (sid,))
@@ -71,11 +80,7 @@ def record(
         "UPDATE subscription_state SET events = ? WHERE id = ?",
         [(number, sid) for sid, number in numbers.items() if number is not None],
     )
-    conn.execute(
-        "INSERT INTO subscription_cursor (name, seq) VALUES (?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq)",
-        (_MATCHER, through),
-    )
+    _move_cursor(conn, through)
     return stored
 
 
@@ -97,6 +102,24 @@ def open_state(
     found = state(conn, sid)
     assert found is not None
     return found
+
+
+def apply(
+    conn: sqlite3.Connection, sid: str, seq: int, status: str, owner: RequestContext, now: str
+) -> SubscriptionState | None:
+    if cursor(conn) >= seq:
+        return state(conn, sid)  # the other process's matcher applied it
+    opened = open_state(conn, sid, seq, status, owner, now)
+    _move_cursor(conn, seq)
+    return opened
+
+
+def _move_cursor(conn: sqlite3.Connection, through: int) -> None:
+    conn.execute(
+        "INSERT INTO subscription_cursor (name, seq) VALUES (?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq)",
+        (_MATCHER, through),
+    )
 
 
 def close(conn: sqlite3.Connection, sid: str) -> None:
@@ -141,3 +164,30 @@ def events(
         (sid, first, upper, limit),
     )
     return [_event(row) for row in rows.fetchall()]
+
+
+def leases(
+    conn: sqlite3.Connection, owner: str, sids: Sequence[str], seconds: float, now: float
+) -> set[str]:
+    """Claim or renew the leases of `sids` for `owner` until `now + seconds`; the ids it
+    holds. Runs under the write lock, so two processes never both take a free lease."""
+    conn.executemany(
+        "INSERT INTO subscription_lease (id, owner, until) VALUES (?, ?, ?)"
+        " ON CONFLICT (id) DO NOTHING",
+        [(sid, owner, now - 1.0) for sid in sids],
+    )
+    held: set[str] = set()
+    for start in range(0, len(sids), 500):
+        chunk = list(sids[start : start + 500])
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            f"UPDATE subscription_lease SET owner = ?, until = ? WHERE id IN ({marks})"
+            " AND (owner = ? OR until < ?) RETURNING id",
+            (owner, now + seconds, *chunk, owner, now),
+        ).fetchall()
+        held.update(str(row[0]) for row in rows)
+    return held
+
+
+def release(conn: sqlite3.Connection, owner: str) -> None:
+    conn.execute("DELETE FROM subscription_lease WHERE owner = ?", (owner,))
