@@ -201,7 +201,7 @@ def main() -> None:
     parser.add_argument(
         "--subscription-process",
         choices=("on", "off"),
-        default="on",
+        default="off",
         help="rest-hook delivery in the server's worker process (FHIR_SERVER_SUBSCRIPTION_PROCESS)",
     )
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
