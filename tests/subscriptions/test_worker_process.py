@@ -22,15 +22,10 @@ from tests.subscriptions.topics import (
     communication_topic,
     subscription,
 )
-from tests.support import postgres
 from tests.support.server_process import ServerProcess
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        postgres.wanted_for_api(), reason="the worker process is the SQLite store's"
-    ),
-]
+# the worker process is the SQLite store's: the PostgreSQL pass leaves these out
+pytestmark = [pytest.mark.e2e, pytest.mark.sqlite_only]
 
 ENV = {
     "FHIR_SERVER_SUBSCRIPTION_ENDPOINT_HOSTS": '["127.0.0.1"]',
