@@ -46,20 +46,28 @@ SYNTHEA = ROOT.parent / "shared" / "fhir-data" / "synthea" / "synthea-r4-40-pati
 _RATE = re.compile(r"imported ([\d,]+) resources .* in ([\d.]+) s \(([\d,]+) resources/s\)")
 
 
-def crud(
-    args: argparse.Namespace, store: str, generator: str, work: Path, env: dict[str, str]
-) -> dict[str, Any]:
+def start_server(
+    args: argparse.Namespace, store: str, work: Path, env: dict[str, str], log: str
+) -> tuple[benchlib.Server, list[str]]:
+    """A server on `store` (PostgreSQL with --workers processes) with `env` set for it."""
     port = benchlib.free_port()
     workers = args.workers if store == "postgres" else 1
     argv = serve_command(port, work / "data", workers=workers)
     saved = dict(os.environ)
     os.environ.update(env)
     try:
-        server = benchlib.Server(argv, port, work / "server.log", "/metadata")
-        server.start(timeout=120)
+        server = benchlib.Server(argv, port, work / log, "/metadata")
+        server.start(timeout=300)
     finally:
         os.environ.clear()
         os.environ.update(saved)
+    return server, argv
+
+
+def crud(
+    args: argparse.Namespace, store: str, generator: str, work: Path, env: dict[str, str]
+) -> dict[str, Any]:
+    server, argv = start_server(args, store, work, env, "server.log")
     print(f"\n== {store}: {' '.join(argv[3:])}")
     try:
         print(benchlib.HEADER)
@@ -111,17 +119,7 @@ def search_mix(
     env: dict[str, str],
 ) -> dict[str, Any]:  # fmt: skip
     """The search benchmark's kinds against one store's server: latency, then the mix."""
-    port = benchlib.free_port()
-    workers = args.workers if store == "postgres" else 1
-    argv = serve_command(port, work / "data", workers=workers)
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        server = benchlib.Server(argv, port, work / "search-server.log", "/metadata")
-        server.start(timeout=300)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    server, argv = start_server(args, store, work, env, "search-server.log")
     out: dict[str, Any] = {"latency": {}, "problems": []}
     print(f"\n== search, {store}: {' '.join(argv[3:])}")
     try:
