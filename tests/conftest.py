@@ -58,11 +58,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Settings for an app in process on a fresh store, security off (the tests of security
     make their own settings: tests/api/security/): the embedded store, or PostgreSQL emptied
     first when FHIR_SERVER_TEST_STORE=postgres."""
-    database: dict[str, str] = {}
-    if postgres.wanted_for_api():
-        url = request.getfixturevalue("postgres_url")
-        postgres.empty_store(url)
-        database["database_url"] = url
+    database = postgres.store_for_test(request)
     return Settings(
         **database,
         data_dir=tmp_path / "data",

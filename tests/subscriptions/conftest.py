@@ -17,11 +17,7 @@ from tests.support import postgres
 
 @pytest.fixture
 def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    database: dict[str, str] = {}
-    if postgres.wanted_for_api():  # FHIR_SERVER_TEST_STORE=postgres, as tests/conftest.py
-        url = request.getfixturevalue("postgres_url")
-        postgres.empty_store(url)
-        database["database_url"] = url
+    database = postgres.store_for_test(request)
     return Settings(
         **database,
         data_dir=tmp_path / "data",

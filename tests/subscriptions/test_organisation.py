@@ -24,11 +24,7 @@ SOLNA, STOCKHOLM = "0184", "0180"
 
 @pytest.fixture
 def secure_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    database: dict[str, str] = {}
-    if postgres.wanted_for_api():
-        url = request.getfixturevalue("postgres_url")
-        postgres.empty_store(url)
-        database["database_url"] = url
+    database = postgres.store_for_test(request)
     return Settings(
         **database,
         data_dir=tmp_path / "data",

@@ -12,6 +12,7 @@ import asyncio
 import os
 
 import asyncpg
+import pytest
 
 URL_VARIABLE = "FHIR_SERVER_TEST_DATABASE_URL"
 # "postgres": tests/api and the e2e tests run on PostgreSQL instead of SQLite
@@ -39,6 +40,17 @@ DATA_TABLES = (
 
 def wanted_for_api() -> bool:
     return os.environ.get(STORE_VARIABLE, "sqlite") == "postgres"
+
+
+def store_for_test(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The Settings that choose an app's store in a test: none (the embedded store in its
+    data directory), or the test cluster's `database_url`, emptied first, when
+    FHIR_SERVER_TEST_STORE=postgres."""
+    if not wanted_for_api():
+        return {}
+    url = request.getfixturevalue("postgres_url")
+    empty_store(url)
+    return {"database_url": url}
 
 
 async def _empty(url: str) -> None:

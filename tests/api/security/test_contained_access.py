@@ -6,14 +6,12 @@ a match could have been left out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from fhir_server.app import create_app
 from fhir_server.config import Settings
 from tests.api.security.conftest import BASE
 from tests.support import postgres
@@ -24,11 +22,7 @@ WARD, OTHER_WARD = "SE2321000016-AVD7", "SE2321000016-AVD9"
 
 @pytest.fixture
 def secure_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    database: dict[str, str] = {}
-    if postgres.wanted_for_api():
-        url = request.getfixturevalue("postgres_url")
-        postgres.empty_store(url)
-        database["database_url"] = url
+    database = postgres.store_for_test(request)
     return Settings(
         **database,
         data_dir=tmp_path / "data",
@@ -36,12 +30,6 @@ def secure_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
         insecure_no_auth=False,
         publish_definitions=False,
     )
-
-
-@pytest.fixture
-def secure(secure_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(secure_settings), base_url=BASE) as test_client:
-        yield test_client
 
 
 def _weight(patient: str, performer: str) -> dict[str, Any]:

@@ -31,11 +31,7 @@ BUNDLE_EXAMPLES = 120
 @pytest.fixture
 def secure_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Security on; on PostgreSQL (emptied first) when FHIR_SERVER_TEST_STORE=postgres."""
-    database: dict[str, str] = {}
-    if postgres.wanted_for_api():
-        url = request.getfixturevalue("postgres_url")
-        postgres.empty_store(url)
-        database["database_url"] = url
+    database = postgres.store_for_test(request)
     return Settings(
         **database, data_dir=tmp_path / "data", max_body_bytes=1_000_000, insecure_no_auth=False
     )

@@ -11,16 +11,13 @@ invisible ones before the first visible one (a page filtered afterwards would be
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from fhir_server.app import create_app
 from fhir_server.config import Settings
-from tests.api.security.conftest import BASE
 from tests.support import postgres
 
 HSA = "urn:oid:1.2.752.29.4.19"
@@ -33,11 +30,7 @@ VISIBLE, INVISIBLE = 30, 100
 
 @pytest.fixture
 def secure_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    database: dict[str, str] = {}
-    if postgres.wanted_for_api():
-        url = request.getfixturevalue("postgres_url")
-        postgres.empty_store(url)
-        database["database_url"] = url
+    database = postgres.store_for_test(request)
     return Settings(
         **database,
         data_dir=tmp_path / "data",
@@ -45,12 +38,6 @@ def secure_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
         insecure_no_auth=False,
         publish_definitions=False,
     )
-
-
-@pytest.fixture
-def secure(secure_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(secure_settings), base_url=BASE) as test_client:
-        yield test_client
 
 
 def _stay(patient: str, provider: str) -> dict[str, Any]:
