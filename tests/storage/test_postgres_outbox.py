@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from fhir_server.definitions import load_definitions
+from fhir_server.ids import new_id
 from fhir_server.storage.port import MatchedEvent, RequestContext, Transaction
 from fhir_server.storage.postgres import PostgresStorage
 from tests.support.postgres import fresh_database
@@ -116,5 +117,53 @@ def test_events_another_process_recorded_are_not_numbered_again(url: str) -> Non
         finally:
             await first.close()
             await second.close()
+
+    asyncio.run(run())
+
+
+def test_a_follower_misses_no_create_under_concurrent_drawn_ids(url: str) -> None:
+    """Creates under drawn ids skip the lock and read; their transactions must still hold a
+    transaction id before they take a seq, or a follower reading between the two sees a
+    later seq commit first and moves past the earlier one for good."""
+
+    async def run() -> None:
+        writer, reader = (
+            PostgresStorage(url, load_definitions()),
+            PostgresStorage(url, load_definitions()),
+        )
+        await writer.start()
+        await reader.start()
+        try:
+            total, clients = 1200, 16
+            seqs: list[int] = []
+            done = asyncio.Event()
+
+            async def create(tx: Transaction) -> int:
+                return (await tx.write("Patient", new_id(), _patient("x"), "POST")).seq
+
+            async def client(n: int) -> None:
+                for _ in range(n):
+                    seqs.append(await writer.run(CTX, create))
+
+            async def follow() -> list[int]:
+                cursor, seen = 0, []
+                while not done.is_set() or cursor < max(seqs, default=0):
+                    rows = await reader.outbox_after(cursor, 256)
+                    if rows:
+                        seen += [row["seq"] for row in rows]
+                        cursor = rows[-1]["seq"]
+                    else:
+                        await asyncio.sleep(0)
+                return seen
+
+            following = asyncio.create_task(follow())
+            await asyncio.gather(*(client(total // clients) for _ in range(clients)))
+            done.set()
+            seen = await asyncio.wait_for(following, timeout=30)
+            assert len(seqs) == total
+            assert seen == sorted(seqs)  # each once, in order, none skipped
+        finally:
+            await writer.close()
+            await reader.close()
 
     asyncio.run(run())

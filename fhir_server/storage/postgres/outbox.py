@@ -3,10 +3,14 @@
 A version's seq comes from a sequence, so seqs are taken in one order and committed in
 another: a reader that saw seq 11 committed may later see 10 commit. A reader cursor that
 moved past 10 would miss it. So `after` returns events only up to a *horizon* below which
-nothing can still commit: it reads the sequence's last value L, then the list of running
-transactions, and waits (briefly, bounded) until every one of them has ended. Any
-transaction still holding a seq ≤ L was running when L was read, because each job takes
-its transaction id before its first seq (fhir_lock_current), so it was in that list.
+nothing can still commit: it reads the sequence's last value L, then takes a transaction
+id R of its own, and waits (briefly, bounded) until every transaction with an id below R
+has ended. A transaction holding a seq ≤ L took its id before its seq (fhir_lock_current,
+or the x step of the WRITE statement), so before L was read, so below R.
+
+Why not the list of running transactions of a snapshot: a snapshot lists only ids below
+its xmax, the latest *completed* id + 1, so a writer that took its id after the latest
+commit is running but not listed, and a reader trusting the list moved past its seq.
 
 Writers notify NOTIFY_CHANNEL in the transaction that adds events; PostgreSQL delivers the
 notification to every listening session at commit. `Watcher` keeps one listening
@@ -51,27 +55,29 @@ class OutboxReader:
         return [dict(zip(_KEYS, row, strict=True)) for row in rows]
 
     async def _settle(self, conn: asyncpg.Connection) -> int:
-        last = await conn.fetchval(
-            "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM version_seq"
+        # L read before R is taken (one statement, the CTE first); xid8 has no binary
+        # codec in asyncpg: both compared as text-converted numbers
+        last, mine = await conn.fetchrow(
+            "WITH l AS MATERIALIZED (SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+            " AS v FROM version_seq) SELECT l.v, CASE WHEN l.v > $1"
+            " THEN pg_current_xact_id()::text::numeric END FROM l",
+            self._horizon,
         )
         if last <= self._horizon:
             return self._horizon
-        # xid8 has no binary codec in asyncpg: compare as text-converted numbers
-        need = await conn.fetchval(
-            "SELECT max(x::text::numeric) FROM pg_snapshot_xip(pg_current_snapshot()) x"
-        )
-        if need is not None:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + _SETTLE_MAX
-            while True:
-                xmin = await conn.fetchval(
-                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::numeric"
-                )
-                if xmin > need:
-                    break
-                if loop.time() > deadline:
-                    return self._horizon
-                await asyncio.sleep(_SETTLE_POLL)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _SETTLE_MAX
+        while True:
+            # the oldest running transaction's id (or the next to be assigned): past R
+            # when every transaction older than this reader's has ended
+            xmin = await conn.fetchval(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::numeric"
+            )
+            if xmin > mine:
+                break
+            if loop.time() > deadline:
+                return self._horizon
+            await asyncio.sleep(_SETTLE_POLL)
         self._horizon = max(self._horizon, last)
         return self._horizon
 

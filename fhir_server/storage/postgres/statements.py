@@ -91,9 +91,13 @@ _DELETES = ", ".join(
 # $1 rid (NULL: a new resource), $2 type, $3 id, $4 version, $5 lastUpdated, $6 method,
 # $7 deleted, $8 data, $9 principal, $10 organisation, $11… the index arrays.
 # Returns the rid and the version's seq. (Contained resources: postgres/contained_rows.py.)
+# The transaction takes its id (x) before its seq: a create under a drawn id comes here
+# without fhir_lock_current, and the outbox's readers count on every transaction that
+# holds a seq being in their snapshot's list of running ones (postgres/outbox.py).
 WRITE = (
-    "WITH k AS MATERIALIZED (SELECT coalesce($1::bigint, nextval('resource_rid')) AS rid,"
-    " nextval('version_seq') AS seq),"
+    "WITH x AS MATERIALIZED (SELECT pg_current_xact_id()),"
+    " k AS MATERIALIZED (SELECT coalesce($1::bigint, nextval('resource_rid')) AS rid,"
+    " nextval('version_seq') AS seq FROM x),"
     " res AS (INSERT INTO resource (rid, type, id, version, seq, deleted)"
     " SELECT k.rid, $2, $3, $4, k.seq, $7 FROM k ON CONFLICT (rid) DO UPDATE"
     " SET version = excluded.version, seq = excluded.seq, deleted = excluded.deleted),"
