@@ -66,10 +66,14 @@ def run_receiver(port: int, out: Path) -> None:
         except (ValueError, KeyError, IndexError):
             return web.Response()
         kind = next(p["valueCode"] for p in parameters if p["name"] == "type")
+        sub = next(
+            p["valueReference"]["reference"] for p in parameters if p["name"] == "subscription"
+        )
         for p in parameters:
             if p["name"] == "notification-event" and kind == "event-notification":
                 at = next(x["valueInstant"] for x in p["part"] if x["name"] == "timestamp")
-                sink.write(f"{now} {at}\n")
+                number = next(x["valueString"] for x in p["part"] if x["name"] == "event-number")
+                sink.write(f"{now} {at} {sub}#{number}\n")
         return web.Response()
 
     app = web.Application()
@@ -263,13 +267,16 @@ def main() -> None:
         )
         # let the notifications of phase 2 drain before measuring latency
         _drain(receipts, ok, timeout=120)
-        mark = _count(receipts)
+        repeated = _repeats(receipts)
+        if repeated:
+            print(f"   {repeated} notifications of phase 2 repeated an event (at least once)")
+        mark, mark_lines = _count(receipts), len(_lines(receipts))
         ok, errors, took = asyncio.run(
             write_load(base, args.duration, args.concurrency, args.subscriptions, args.rate)
         )
         got = _drain(receipts, mark + ok, timeout=30) - mark
-        latencies = _latencies(receipts, mark)
-        first, last = _span(receipts, mark)
+        latencies = _latencies(receipts, mark_lines)
+        first, last = _span(receipts, mark_lines)
         print(
             f"3. paced {ok / took:6.1f} writes/s, {args.subscriptions} subscriptions:"
             f" {got} of {ok} notified, {got / max(last - first, 1e-9):.1f} notifications/s,"
@@ -277,6 +284,8 @@ def main() -> None:
             f" p99 {1000 * percentile(latencies, 99):.1f} ms"
             f" max {1000 * max(latencies, default=0):.1f} ms"
         )
+        if _repeats(receipts) > repeated:
+            print(f"   {_repeats(receipts) - repeated} notifications of phase 3 repeated an event")
     finally:
         server.stop()
         receiver.terminate()
@@ -346,7 +355,13 @@ def _lines(path: Path) -> list[str]:
 
 
 def _count(path: Path) -> int:
-    return len(_lines(path))
+    """Events received, each once (a repeat, which at-least-once allows, counts once)."""
+    return len({line.rsplit(" ", 1)[1] for line in _lines(path)})
+
+
+def _repeats(path: Path) -> int:
+    """Notifications of an event received before."""
+    return len(_lines(path)) - _count(path)
 
 
 def _drain(path: Path, wanted: int, timeout: float) -> int:
@@ -361,7 +376,7 @@ def _drain(path: Path, wanted: int, timeout: float) -> int:
 def _parsed(path: Path, skip: int) -> list[tuple[float, float]]:
     out = []
     for line in _lines(path)[skip:]:
-        received, at = line.split(" ")
+        received, at, _ = line.split(" ")
         stamp = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
         out.append((float(received), stamp))
     return out

@@ -80,8 +80,16 @@ def test_kill_9_mid_delivery_then_restart_delivers_every_event(
 
 
 @pytest.mark.e2e
-def test_websocket_app_binds_and_receives_notifications(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", **ENV).start()
+@pytest.mark.parametrize(
+    "worker_process",
+    # beside a rest-hook worker process, the server matches for its websocket subscriptions
+    ["false", pytest.param("true", marks=pytest.mark.sqlite_only)],
+)
+def test_websocket_app_binds_and_receives_notifications(
+    tmp_path: Path, worker_process: str
+) -> None:
+    env = {**ENV, "FHIR_SERVER_SUBSCRIPTION_PROCESS": worker_process}
+    server = ServerProcess(tmp_path / "data", **env).start()
     try:
         with httpx.Client(base_url=server.base, timeout=10) as http:
             body = subscription(COMMUNICATION_TOPIC, "", "full-resource", channel="websocket")

@@ -47,9 +47,14 @@ def search_limits() -> Iterator[None]:
         raise error(400, "too-costly", f"The search is too complex to run ({reason})") from None
 
 
+BUSY_TIMEOUT_SECONDS = 30  # how long a statement waits for another process's lock
+
+
 def open_connection(path: Path, synchronous: str = "NORMAL") -> sqlite3.Connection:
     # isolation_level=None: transactions are begun and ended explicitly by the writer.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS
+    )
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA foreign_keys=OFF")
