@@ -361,7 +361,8 @@ def _count(path: Path) -> int:
 
 def _repeats(path: Path) -> int:
     """Notifications of an event received before."""
-    return len(_lines(path)) - _count(path)
+    lines = _lines(path)
+    return len(lines) - len({line.rsplit(" ", 1)[1] for line in lines})
 
 
 def _drain(path: Path, wanted: int, timeout: float) -> int:
