@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, date
 from typing import Any
 
 from starlette.requests import Request
@@ -64,6 +64,15 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 def http_date(instant: str) -> str:
     """An RFC 9110 HTTP-date (IMF-fixdate), independent of the locale."""
+    if len(instant) == 27 and instant[10] == "T" and instant[26] == "Z":
+        # the stored form (clock.format_instant: UTC, fixed width): cut, not parsed, as
+        # every read's Last-Modified is one
+        month = int(instant[5:7])
+        day = date(int(instant[:4]), month, int(instant[8:10]))
+        return (
+            f"{_DAYS[day.weekday()]}, {instant[8:10]} {_MONTHS[month - 1]} {instant[:4]}"
+            f" {instant[11:19]} GMT"
+        )
     moment = parse_instant(instant).astimezone(UTC)
     return (
         f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]}"
