@@ -29,7 +29,8 @@ from fhir_server.subscriptions.triggers import Change, Version, is_event
 _SYSTEM = RequestContext(principal="subscriptions")
 
 
-def _body(version: StoredVersion | None) -> dict[str, Any] | None:
+def body_of(version: StoredVersion | None) -> dict[str, Any] | None:
+    """The resource of a stored version; None for none or a deletion."""
     if version is None or version.deleted or version.data is None:
         return None
     body: dict[str, Any] = orjson.loads(version.data)
@@ -59,7 +60,7 @@ async def match_event(
     previous, previous_entries = (
         await _version(storage, rtype, rid, number - 1) if number > 1 else (None, None)
     )
-    before, after = _body(previous), _body(current)
+    before, after = body_of(previous), body_of(current)
     if row["method"] == "DELETE":
         interaction = "delete"
     elif before is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.responses import Response
 
 from fhir_server.outcome import bad_request, not_found
@@ -19,6 +18,7 @@ from fhir_server.rest.responses import json_response
 from fhir_server.storage.port import StoredVersion, SubscriptionState
 from fhir_server.subscriptions import websocket
 from fhir_server.subscriptions.access import may_see_protected, shown
+from fhir_server.subscriptions.matcher import body_of
 from fhir_server.subscriptions.notifications import (
     Status,
     notification_bundle,
@@ -28,13 +28,6 @@ from fhir_server.subscriptions.service import SYSTEM, server_base
 from fhir_server.subscriptions.spec import CONTENTS, PAYLOAD_CONTENT, SubscriptionSpec
 
 _DEFINITIONS = "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/"
-
-
-def _body(version: StoredVersion | None) -> dict[str, Any] | None:
-    if version is None or version.deleted or version.data is None:
-        return None
-    body: dict[str, Any] = orjson.loads(version.data)
-    return body
 
 
 def _topic_of(resource: dict[str, Any], search_types: frozenset[str]) -> str | None:
@@ -72,7 +65,7 @@ def _status(
 
 async def _subscription(invocation: Invocation, sid: str) -> dict[str, Any]:
     runtime = invocation.call.runtime
-    resource = _body(await runtime.storage.read(invocation.call.context, "Subscription", sid))
+    resource = body_of(await runtime.storage.read(invocation.call.context, "Subscription", sid))
     if resource is None:
         raise not_found(f"Subscription/{sid} is not known")
     return resource
@@ -94,7 +87,7 @@ async def status(invocation: Invocation) -> Response:
         resource = (
             await _subscription(invocation, sid)
             if invocation.rid is not None
-            else _body(await runtime.storage.read(invocation.call.context, "Subscription", sid))
+            else body_of(await runtime.storage.read(invocation.call.context, "Subscription", sid))
         )
         if resource is None:
             continue

@@ -37,7 +37,7 @@ from fhir_server.subscriptions.access import may_see_protected, shown
 from fhir_server.subscriptions.candidates import CandidateIndex
 from fhir_server.subscriptions.delivery import Delivery, Host, Retry
 from fhir_server.subscriptions.hook_client import HookClient
-from fhir_server.subscriptions.matcher import match_event
+from fhir_server.subscriptions.matcher import body_of, match_event
 from fhir_server.subscriptions.notifications import Status, notification_bundle
 from fhir_server.subscriptions.spec import SpecError, SubscriptionSpec, read_spec
 from fhir_server.subscriptions.topics import (
@@ -164,7 +164,7 @@ class SubscriptionService(Host):
     async def _load_topics(self) -> None:
         criteria = [("code", f"{TOPIC_CODE_SYSTEM}|{TOPIC_CODE}")]
         for version in await self._all("Basic", criteria):
-            self.topics.stored("Basic", version.id, _body(version))
+            self.topics.stored("Basic", version.id, body_of(version))
 
     async def _load_subscriptions(self) -> int:
         """Runs the subscriptions with a state; the cursor the matcher starts from. It was
@@ -212,7 +212,7 @@ class SubscriptionService(Host):
     # subscriptions -----------------------------------------------------------------------
 
     async def _register(self, version: StoredVersion, state: SubscriptionState) -> None:
-        resource = _body(version)
+        resource = body_of(version)
         if resource is None:
             return
         try:
@@ -257,7 +257,7 @@ class SubscriptionService(Host):
     async def _subscription_changed(self, row: dict[str, Any]) -> None:
         sid = row["id"]
         version = await self.storage.vread(SYSTEM, "Subscription", sid, row["version"])
-        resource = _body(version)
+        resource = body_of(version)
         if resource is None:
             await self._forget(sid)
             await self.storage.subscription_close(sid)
@@ -327,7 +327,7 @@ class SubscriptionService(Host):
                     continue
                 if rtype == "Basic":
                     version = await self.storage.vread(SYSTEM, "Basic", row["id"], row["version"])
-                    self.topics.stored("Basic", row["id"], _body(version))
+                    self.topics.stored("Basic", row["id"], body_of(version))
                 if row["seq"] <= numbered:
                     skipped = True
                 elif self._candidates.wants(rtype):
@@ -505,7 +505,7 @@ class SubscriptionService(Host):
 
         async def job(tx: Transaction) -> None:
             current = await tx.read("Subscription", sid)
-            body = _body(current)
+            body = body_of(current)
             if body is None:
                 return
             if body.get("status") == status and body.get("error") == error:
@@ -531,13 +531,6 @@ def _next_status(spec: SubscriptionSpec, current: str | None) -> str:
     if current in (None, "off") or spec.declared_status == "requested":
         return "requested" if handshake else "active"
     return current
-
-
-def _body(version: StoredVersion | None) -> dict[str, Any] | None:
-    if version is None or version.deleted or version.data is None:
-        return None
-    body: dict[str, Any] = orjson.loads(version.data)
-    return body
 
 
 def create(runtime: Runtime) -> SubscriptionService:
