@@ -93,7 +93,7 @@ _DELETES = ", ".join(
 # Returns the rid and the version's seq. (Contained resources: postgres/contained_rows.py.)
 # The transaction takes its id (x) before its seq: a create under a drawn id comes here
 # without fhir_lock_current, and the outbox's readers count on every transaction that
-# holds a seq being in their snapshot's list of running ones (postgres/outbox.py).
+# holds a seq having taken its id first (postgres/outbox.py).
 WRITE = (
     "WITH x AS MATERIALIZED (SELECT pg_current_xact_id()),"
     " k AS MATERIALIZED (SELECT coalesce($1::bigint, nextval('resource_rid')) AS rid,"
