@@ -4,6 +4,8 @@ of order, and commits anywhere wake watchers (LISTEN/NOTIFY)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,6 +23,20 @@ def _patient(rid: str) -> dict[str, Any]:
     return {"resourceType": "Patient", "id": rid}
 
 
+@contextlib.asynccontextmanager
+async def two_processes(url: str) -> AsyncIterator[tuple[PostgresStorage, PostgresStorage]]:
+    """Two store instances on one database, as two server processes have them."""
+    first = PostgresStorage(url, load_definitions())
+    second = PostgresStorage(url, load_definitions())
+    await first.start()
+    await second.start()
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
 @pytest.fixture
 def url(postgres_url: str) -> str:
     return fresh_database(postgres_url, "outbox_test")
@@ -28,13 +44,7 @@ def url(postgres_url: str) -> str:
 
 def test_a_late_commit_of_an_earlier_seq_is_not_skipped(url: str) -> None:
     async def run() -> None:
-        first, second = (
-            PostgresStorage(url, load_definitions()),
-            PostgresStorage(url, load_definitions()),
-        )
-        await first.start()
-        await second.start()
-        try:
+        async with two_processes(url) as (first, second):
             written = asyncio.Event()
             release = asyncio.Event()
 
@@ -59,22 +69,13 @@ def test_a_late_commit_of_an_earlier_seq_is_not_skipped(url: str) -> None:
             assert early_seq < late_seq
             assert [e["seq"] for e in events] == [early_seq, late_seq]
             assert [e["id"] for e in events] == ["early", "late"]
-        finally:
-            await first.close()
-            await second.close()
 
     asyncio.run(run())
 
 
 def test_commits_in_another_process_wake_watchers(url: str) -> None:
     async def run() -> None:
-        watcher, writer = (
-            PostgresStorage(url, load_definitions()),
-            PostgresStorage(url, load_definitions()),
-        )
-        await watcher.start()
-        await writer.start()
-        try:
+        async with two_processes(url) as (watcher, writer):
             woken = asyncio.Event()
             stop = watcher.watch_commits(woken.set)
             await asyncio.sleep(0.3)  # the listening connection is up
@@ -87,9 +88,6 @@ def test_commits_in_another_process_wake_watchers(url: str) -> None:
             stop()
             events = await watcher.outbox_after(0, 10)
             assert [e["id"] for e in events] == ["w"]
-        finally:
-            await watcher.close()
-            await writer.close()
 
     asyncio.run(run())
 
@@ -98,13 +96,7 @@ def test_events_another_process_recorded_are_not_numbered_again(url: str) -> Non
     """Two processes' matchers that read the same outbox events number them once."""
 
     async def run() -> None:
-        first, second = (
-            PostgresStorage(url, load_definitions()),
-            PostgresStorage(url, load_definitions()),
-        )
-        await first.start()
-        await second.start()
-        try:
+        async with two_processes(url) as (first, second):
             await first.subscription_open("s", 1, "active", CTX)
             event = MatchedEvent("s", 7, "Patient", "p", 1, "PUT", "2026-01-01T00:00:00.000000Z")
             later = MatchedEvent("s", 9, "Patient", "q", 1, "PUT", "2026-01-01T00:00:01.000000Z")
@@ -114,9 +106,6 @@ def test_events_another_process_recorded_are_not_numbered_again(url: str) -> Non
             assert await second.subscription_cursor() == 10
             events = await first.subscription_events("s", 1, None, 10)
             assert [(e.number, e.seq) for e in events] == [(1, 7), (2, 9)]
-        finally:
-            await first.close()
-            await second.close()
 
     asyncio.run(run())
 
@@ -127,13 +116,7 @@ def test_a_follower_misses_no_create_under_concurrent_drawn_ids(url: str) -> Non
     later seq commit first and moves past the earlier one for good."""
 
     async def run() -> None:
-        writer, reader = (
-            PostgresStorage(url, load_definitions()),
-            PostgresStorage(url, load_definitions()),
-        )
-        await writer.start()
-        await reader.start()
-        try:
+        async with two_processes(url) as (writer, reader):
             total, clients = 1200, 16
             seqs: list[int] = []
             done = asyncio.Event()
@@ -162,8 +145,5 @@ def test_a_follower_misses_no_create_under_concurrent_drawn_ids(url: str) -> Non
             seen = await asyncio.wait_for(following, timeout=30)
             assert len(seqs) == total
             assert seen == sorted(seqs)  # each once, in order, none skipped
-        finally:
-            await writer.close()
-            await reader.close()
 
     asyncio.run(run())
