@@ -24,6 +24,8 @@ ENV = {
     "FHIR_SERVER_SUBSCRIPTION_ENDPOINT_HOSTS": '["127.0.0.1"]',
     "FHIR_SERVER_SUBSCRIPTION_RETRY_BASE": "0.05",
     "FHIR_SERVER_SUBSCRIPTION_RETRY_MAX": "0.5",
+    # a killed server's delivery leases lapse after this: its successor then delivers
+    "FHIR_SERVER_SUBSCRIPTION_LEASE_SECONDS": "2",
 }
 
 

@@ -207,7 +207,7 @@ def test_a_write_burst_while_the_worker_writes_gets_no_errors(
     try:
         with httpx.Client(base_url=server.base, timeout=30) as http:
             _setup(http, hook)
-            hook.fail_next = 40  # failures: the worker writes status changes and retries
+            hook.fail_next = 8  # failures (error after 5): the worker writes statuses, retries
             writes = 400
 
             def post(i: int) -> int:
