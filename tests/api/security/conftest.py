@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -33,5 +34,18 @@ def token_for(secure_settings: Settings):  # type: ignore[no-untyped-def]
 
     def make(scopes: str, **kw: object) -> dict[str, str]:
         return bearer(server_token(secure_settings.data_dir, scopes, **kw))  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def create(secure: TestClient, token_for: Any) -> Callable[[dict[str, Any]], str]:
+    """POST a resource as an administrator (system/*.cruds); the id it got."""
+    admin = token_for("system/*.cruds")
+
+    def make(resource: dict[str, Any]) -> str:
+        answer = secure.post(f"/{resource['resourceType']}", json=resource, headers=admin)
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["id"])
 
     return make

@@ -6,6 +6,7 @@ a match could have been left out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,26 +47,19 @@ def _weight(patient: str, performer: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def world(secure: TestClient, token_for: Any) -> dict[str, str]:
-    admin = token_for("system/*.cruds")
-
-    def make(resource: dict[str, Any]) -> str:
-        answer = secure.post(f"/{resource['resourceType']}", json=resource, headers=admin)
-        assert answer.status_code == 201, answer.text
-        return str(answer.json()["id"])
-
+def world(create: Callable[[dict[str, Any]], str]) -> dict[str, str]:
     ids = {
-        "ward": make(
+        "ward": create(
             {"resourceType": "Organization", "identifier": [{"system": HSA, "value": WARD}]}
         ),
-        "other": make(
+        "other": create(
             {"resourceType": "Organization", "identifier": [{"system": HSA, "value": OTHER_WARD}]}
         ),
-        "pa": make({"resourceType": "Patient", "name": [{"family": "Synlig"}]}),
-        "pb": make({"resourceType": "Patient", "name": [{"family": "Hemligsson"}]}),
+        "pa": create({"resourceType": "Patient", "name": [{"family": "Synlig"}]}),
+        "pb": create({"resourceType": "Patient", "name": [{"family": "Hemligsson"}]}),
     }
     for patient, ward in (("pa", "ward"), ("pb", "other")):
-        make(
+        create(
             {
                 "resourceType": "Encounter",
                 "status": "in-progress",
@@ -77,8 +71,8 @@ def world(secure: TestClient, token_for: Any) -> dict[str, str]:
                 "serviceProvider": {"reference": f"Organization/{ids[ward]}"},
             }
         )
-    ids["hidden"] = make(_weight(ids["pb"], "Berg"))  # stored first
-    ids["seen"] = make(_weight(ids["pa"], "Berg"))
+    ids["hidden"] = create(_weight(ids["pb"], "Berg"))  # stored first
+    ids["seen"] = create(_weight(ids["pa"], "Berg"))
     return ids
 
 

@@ -3,6 +3,7 @@ care relation to, everything else answers 404, protected addresses never leave."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,16 +19,9 @@ CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 
 @pytest.fixture
-def world(secure: TestClient, token_for: Any) -> dict[str, str]:
-    admin = token_for("system/*.cruds")
-
-    def make(resource: dict[str, Any]) -> str:
-        answer = secure.post(f"/{resource['resourceType']}", json=resource, headers=admin)
-        assert answer.status_code == 201, answer.text
-        return str(answer.json()["id"])
-
+def world(create: Callable[[dict[str, Any]], str]) -> dict[str, str]:
     def org(system: str, value: str) -> str:
-        return make(
+        return create(
             {"resourceType": "Organization", "identifier": [{"system": system, "value": value}]}
         )
 
@@ -37,9 +31,9 @@ def world(secure: TestClient, token_for: Any) -> dict[str, str]:
         "stockholm": org(KOMMUNKOD, STOCKHOLM),
         "solna": org(KOMMUNKOD, SOLNA),
     }
-    ids["p1"] = make({"resourceType": "Patient", "name": [{"family": "Ett"}]})
-    ids["p2"] = make({"resourceType": "Patient", "name": [{"family": "Tva"}]})
-    ids["p3"] = make(
+    ids["p1"] = create({"resourceType": "Patient", "name": [{"family": "Ett"}]})
+    ids["p2"] = create({"resourceType": "Patient", "name": [{"family": "Tva"}]})
+    ids["p3"] = create(
         {
             "resourceType": "Patient",
             "meta": {
@@ -55,7 +49,7 @@ def world(secure: TestClient, token_for: Any) -> dict[str, str]:
     )
 
     def stay(patient: str, provider: str) -> str:
-        return make(
+        return create(
             {
                 "resourceType": "Encounter",
                 "status": "in-progress",
@@ -70,7 +64,7 @@ def world(secure: TestClient, token_for: Any) -> dict[str, str]:
 
     ids["e1"] = stay(ids["p1"], ids["ward"])
     ids["e2"] = stay(ids["p2"], ids["other-ward"])
-    ids["c1"] = make(
+    ids["c1"] = create(
         {
             "resourceType": "Communication",
             "status": "completed",
@@ -80,7 +74,7 @@ def world(secure: TestClient, token_for: Any) -> dict[str, str]:
             "sender": {"reference": f"Organization/{ids['ward']}"},
         }
     )
-    ids["c3"] = make(
+    ids["c3"] = create(
         {
             "resourceType": "Communication",
             "status": "completed",
@@ -89,7 +83,7 @@ def world(secure: TestClient, token_for: Any) -> dict[str, str]:
             "recipient": [{"identifier": {"system": KOMMUNKOD, "value": STOCKHOLM}}],
         }
     )
-    ids["t3"] = make(
+    ids["t3"] = create(
         {
             "resourceType": "Task",
             "status": "requested",
@@ -98,7 +92,7 @@ def world(secure: TestClient, token_for: Any) -> dict[str, str]:
             "owner": {"reference": f"Organization/{ids['stockholm']}"},
         }
     )
-    ids["t2"] = make(
+    ids["t2"] = create(
         {
             "resourceType": "Task",
             "status": "requested",
@@ -107,7 +101,7 @@ def world(secure: TestClient, token_for: Any) -> dict[str, str]:
             "owner": {"reference": f"Organization/{ids['solna']}"},
         }
     )
-    ids["o1"] = make(
+    ids["o1"] = create(
         {
             "resourceType": "Observation",
             "status": "final",
@@ -115,7 +109,7 @@ def world(secure: TestClient, token_for: Any) -> dict[str, str]:
             "subject": {"reference": f"Patient/{ids['p1']}"},
         }
     )
-    ids["o2"] = make(
+    ids["o2"] = create(
         {
             "resourceType": "Observation",
             "status": "final",

@@ -11,6 +11,7 @@ invisible ones before the first visible one (a page filtered afterwards would be
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +64,10 @@ def _weight(patient: str, performer: str | None = None) -> dict[str, Any]:
 
 
 @pytest.fixture
-def world(secure: TestClient, token_for: Any) -> dict[str, Any]:
+def world(
+    secure: TestClient, token_for: Any, create: Callable[[dict[str, Any]], str]
+) -> dict[str, Any]:
     admin = token_for("system/*.cruds")
-
-    def make(resource: dict[str, Any]) -> str:
-        answer = secure.post(f"/{resource['resourceType']}", json=resource, headers=admin)
-        assert answer.status_code == 201, answer.text
-        return str(answer.json()["id"])
 
     def many(resources: list[dict[str, Any]]) -> list[str]:
         bundle = {
@@ -86,7 +84,7 @@ def world(secure: TestClient, token_for: Any) -> dict[str, Any]:
         return [location.split("/")[1] for location in locations]
 
     def org(system: str, value: str) -> str:
-        return make(
+        return create(
             {"resourceType": "Organization", "identifier": [{"system": system, "value": value}]}
         )
 
@@ -95,15 +93,15 @@ def world(secure: TestClient, token_for: Any) -> dict[str, Any]:
         "other-ward": org(HSA, OTHER_WARD),
         "solna": org(KOMMUNKOD, SOLNA),
     }
-    ids["pb"] = make({"resourceType": "Patient", "name": [{"family": SECRET}]})
-    ids["pa"] = make({"resourceType": "Patient", "name": [{"family": "Synlig"}]})
+    ids["pb"] = create({"resourceType": "Patient", "name": [{"family": SECRET}]})
+    ids["pa"] = create({"resourceType": "Patient", "name": [{"family": "Synlig"}]})
     # invisible first: in store order they come before every visible one
     ids["invisible-stays"] = many([_stay(ids["pb"], ids["other-ward"])] * INVISIBLE)
     ids["invisible-weights"] = many([_weight(ids["pb"])] * INVISIBLE)
     ids["visible-stays"] = many([_stay(ids["pa"], ids["ward"])] * VISIBLE)
     ids["visible-weights"] = many([_weight(ids["pa"])] * VISIBLE)
     # about patient A, but a notice between two other organisations: not the ward's
-    ids["other-notice"] = make(
+    ids["other-notice"] = create(
         {
             "resourceType": "Communication",
             "status": "completed",
@@ -113,7 +111,7 @@ def world(secure: TestClient, token_for: Any) -> dict[str, Any]:
             "payload": [{"contentString": SECRET}],
         }
     )
-    ids["own-notice"] = make(
+    ids["own-notice"] = create(
         {
             "resourceType": "Communication",
             "status": "completed",
@@ -124,7 +122,7 @@ def world(secure: TestClient, token_for: Any) -> dict[str, Any]:
         }
     )
     # patient A's weight, measured by patient B (a performer): visible through A only
-    ids["mixed-weight"] = make(_weight(ids["pa"], performer=ids["pb"]))
+    ids["mixed-weight"] = create(_weight(ids["pa"], performer=ids["pb"]))
     return ids
 
 
