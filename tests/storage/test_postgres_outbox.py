@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 
 from fhir_server.definitions import load_definitions
@@ -58,12 +59,14 @@ def test_a_late_commit_of_an_earlier_seq_is_not_skipped(url: str) -> None:
                 return (await tx.write("Patient", "late", _patient("late"), "PUT")).seq
 
             slow_task = asyncio.create_task(first.run(CTX, slow))
-            await written.wait()
-            late_seq = await second.run(CTX, quick)  # committed while the earlier is open
-            reader = asyncio.create_task(second.outbox_after(0, 10))
-            await asyncio.sleep(0.3)
-            assert not reader.done()  # it waits for the open transaction to end
-            release.set()
+            try:
+                await written.wait()
+                late_seq = await second.run(CTX, quick)  # committed while the earlier is open
+                reader = asyncio.create_task(second.outbox_after(0, 10))
+                await asyncio.sleep(0.3)
+                assert not reader.done()  # it waits for the open transaction to end
+            finally:
+                release.set()
             early_seq = await slow_task
             events = await reader
             assert early_seq < late_seq
@@ -111,9 +114,9 @@ def test_events_another_process_recorded_are_not_numbered_again(url: str) -> Non
 
 
 def test_a_follower_misses_no_create_under_concurrent_drawn_ids(url: str) -> None:
-    """Creates under drawn ids skip the lock and read; their transactions must still hold a
-    transaction id before they take a seq, or a follower reading between the two sees a
-    later seq commit first and moves past the earlier one for good."""
+    """Creates under drawn ids skip the resource lock and read; their transactions must
+    still take the seq holders' lock before they take a seq, or a follower reading between
+    the two sees a later seq commit first and moves past the earlier one for good."""
 
     async def run() -> None:
         async with two_processes(url) as (writer, reader):
@@ -145,5 +148,34 @@ def test_a_follower_misses_no_create_under_concurrent_drawn_ids(url: str) -> Non
             seen = await asyncio.wait_for(following, timeout=30)
             assert len(seqs) == total
             assert seen == sorted(seqs)  # each once, in order, none skipped
+
+    asyncio.run(run())
+
+
+def test_an_open_transaction_outside_the_store_holds_no_event_back(url: str) -> None:
+    """Only the store's own writers are waited for: a transaction left open on the same
+    cluster (a `BEGIN` in psql that changed a row) holds no notification back."""
+
+    async def run() -> None:
+        async with two_processes(url) as (writer, reader):
+            other = await asyncpg.connect(url)
+            try:
+                await other.execute("BEGIN")
+                await other.execute("CREATE TEMP TABLE scratch (x int)")
+                await other.execute("INSERT INTO scratch VALUES (1)")
+                # it has a transaction id, older than the write's
+                assert await other.fetchval("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
+
+                async def create(tx: Transaction) -> int:
+                    return (await tx.write("Patient", "p", _patient("p"), "PUT")).seq
+
+                seq = await writer.run(CTX, create)
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                events = await reader.outbox_after(0, 10)
+                assert [e["seq"] for e in events] == [seq]
+                assert loop.time() - started < 1.0  # not the reader's 2 s wait, given up
+            finally:
+                await other.close()
 
     asyncio.run(run())

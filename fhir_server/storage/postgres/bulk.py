@@ -22,7 +22,7 @@ from fhir_server.storage.postgres.index_rows import (
     copy_index_records,
     index_records,
 )
-from fhir_server.storage.postgres.locks import resource_key
+from fhir_server.storage.postgres.locks import TAKE_SEQ_HOLDERS, resource_key
 from fhir_server.storage.postgres.statements import NOTIFY_CHANNEL
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.stamp import stamped
@@ -43,8 +43,8 @@ async def load(
     if not items:
         return []
     identities = sorted({(i.resource_type, i.id) for i in items})
-    # the transaction id before any seq (see outbox.py), then the locks in key order
-    await conn.execute("SELECT pg_current_xact_id()")
+    # the seq holders' lock before any seq (see outbox.py), then the locks in key order
+    await conn.execute(f"SELECT {TAKE_SEQ_HOLDERS}")
     await conn.execute(
         "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) k",
         sorted({resource_key(t, i) for t, i in identities}),

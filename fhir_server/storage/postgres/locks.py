@@ -9,7 +9,12 @@ holder committed:
   serial per resource, in every process;
 - a search's criteria (type + the parsed, normalised clauses): taken by `find`, so two
   conditional creates (or updates) with the same criteria run one after the other and
-  the second finds what the first created.
+  the second finds what the first created;
+- the seq holders' lock, SEQ_HOLDERS: taken *shared* by every transaction before it draws
+  a version seq (the WRITE statement, bulk loads), so the transactions that may still
+  commit a seq are exactly those listed as holding it in pg_locks (postgres/outbox.py).
+  Nobody takes it exclusively: holders never wait on it. It is the two-int4 form of an
+  advisory key (objsubid 2 in pg_locks), apart from the bigint keys above (objsubid 1).
 
 Chosen over SERIALIZABLE with retries: SSI's predicate locks on indexes are page-granular,
 so concurrent creates of unrelated resources whose keys share an index page can abort
@@ -24,6 +29,10 @@ from __future__ import annotations
 import hashlib
 
 from fhir_server.search.plan import Plan
+
+# pg_advisory_xact_lock_shared(int4, int4): "FHIR" and 1
+SEQ_HOLDERS = (0x46484952, 1)
+TAKE_SEQ_HOLDERS = f"pg_advisory_xact_lock_shared({SEQ_HOLDERS[0]}, {SEQ_HOLDERS[1]})"
 
 
 def lock_key(kind: str, text: str) -> int:

@@ -3,14 +3,19 @@
 A version's seq comes from a sequence, so seqs are taken in one order and committed in
 another: a reader that saw seq 11 committed may later see 10 commit. A reader cursor that
 moved past 10 would miss it. So `after` returns events only up to a *horizon* below which
-nothing can still commit: it reads the sequence's last value L, then takes a transaction
-id R of its own, and waits (briefly, bounded) until every transaction with an id below R
-has ended. A transaction holding a seq ≤ L took its id before its seq (fhir_lock_current,
-or the x step of the WRITE statement), so before L was read, so below R.
+nothing can still commit: it reads the sequence's last value L and, in the same statement
+after it, the transactions holding the seq holders' lock (postgres/locks.py), and waits
+(briefly, bounded) until those have ended. Every transaction takes that lock, shared,
+before it draws a seq, and keeps it to its end; so one still able to commit a seq ≤ L
+held the lock before L was read, and is listed. PostgreSQL marks a transaction committed
+before it releases its locks: once the lock is gone, the rows are visible.
 
-Why not the list of running transactions of a snapshot: a snapshot lists only ids below
-its xmax, the latest *completed* id + 1, so a writer that took its id after the latest
-commit is running but not listed, and a reader trusting the list moved past its seq.
+Only our writers are waited for. Not a transaction-id horizon (the oldest running
+transaction of the cluster): any transaction that wrote anything anywhere on the
+cluster, a batch job in another database or a `BEGIN` left open in psql, held every
+notification back until it ended. (And a snapshot's list of running transactions holds
+only ids below its xmax, the latest *completed* id + 1: a writer that took its id after
+the latest commit was running but not listed.)
 
 Writers notify NOTIFY_CHANNEL in the transaction that adds events; PostgreSQL delivers the
 notification to every listening session at commit. `Watcher` keeps one listening
@@ -28,6 +33,7 @@ from typing import Any
 
 import asyncpg
 
+from fhir_server.storage.postgres.locks import SEQ_HOLDERS
 from fhir_server.storage.postgres.statements import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -35,6 +41,13 @@ log = logging.getLogger(__name__)
 _KEYS = ("seq", "type", "id", "version", "method", "at", "principal", "organisation")
 _SETTLE_POLL = 0.002
 _SETTLE_MAX = 2.0  # a longer transaction holds the horizon back to the next call
+# the rows of pg_locks of this database's transactions holding (or queued for) the seq
+# holders' lock
+_HOLDING = (
+    f"locktype = 'advisory' AND classid = {SEQ_HOLDERS[0]} AND objid = {SEQ_HOLDERS[1]}"
+    " AND objsubid = 2"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 class OutboxReader:
@@ -55,25 +68,24 @@ class OutboxReader:
         return [dict(zip(_KEYS, row, strict=True)) for row in rows]
 
     async def _settle(self, conn: asyncpg.Connection) -> int:
-        # L read before R is taken (one statement, the CTE first); xid8 has no binary
-        # codec in asyncpg: both compared as text-converted numbers
-        last, mine = await conn.fetchrow(
+        # L read before the holders are listed (one statement, the CTE first)
+        last, holders = await conn.fetchrow(
             "WITH l AS MATERIALIZED (SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
-            " AS v FROM version_seq) SELECT l.v, CASE WHEN l.v > $1"
-            " THEN pg_current_xact_id()::text::numeric END FROM l",
+            " AS v FROM version_seq) SELECT l.v, CASE WHEN l.v > $1 THEN ARRAY("
+            f"SELECT virtualtransaction FROM pg_locks WHERE {_HOLDING}) END FROM l",
             self._horizon,
         )
         if last <= self._horizon:
             return self._horizon
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _SETTLE_MAX
-        while True:
-            # the oldest running transaction's id (or the next to be assigned): past R
-            # when every transaction older than this reader's has ended
-            xmin = await conn.fetchval(
-                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::numeric"
+        while holders:
+            holders = await conn.fetchval(
+                "SELECT array_agg(virtualtransaction) FROM pg_locks"
+                f" WHERE {_HOLDING} AND virtualtransaction = ANY($1::text[])",
+                holders,
             )
-            if xmin > mine:
+            if not holders:
                 break
             if loop.time() > deadline:
                 return self._horizon

@@ -4,6 +4,7 @@ sqlite/search_sql.py and history_sql.py, numbered by dialect.py)."""
 from __future__ import annotations
 
 from fhir_server.storage.postgres.dialect import numbered
+from fhir_server.storage.postgres.locks import TAKE_SEQ_HOLDERS
 from fhir_server.storage.sqlite.index_rows import COMPOSITE_COLUMNS, FULL_TEXT_TABLE, INDEX_TABLES
 from fhir_server.storage.sqlite.queries import CURRENT_BY_KEY, VERSION_BY_KEY, VERSION_COLUMNS
 
@@ -91,11 +92,10 @@ _DELETES = ", ".join(
 # $1 rid (NULL: a new resource), $2 type, $3 id, $4 version, $5 lastUpdated, $6 method,
 # $7 deleted, $8 data, $9 principal, $10 organisation, $11… the index arrays.
 # Returns the rid and the version's seq. (Contained resources: postgres/contained_rows.py.)
-# The transaction takes its id (x) before its seq: a create under a drawn id comes here
-# without fhir_lock_current, and the outbox's readers count on every transaction that
-# holds a seq having taken its id first (postgres/outbox.py).
+# The transaction takes the seq holders' lock (x) before its seq: the outbox's readers
+# wait for the transactions listed as holding it (postgres/locks.py, postgres/outbox.py).
 WRITE = (
-    "WITH x AS MATERIALIZED (SELECT pg_current_xact_id()),"
+    f"WITH x AS MATERIALIZED (SELECT {TAKE_SEQ_HOLDERS}),"
     " k AS MATERIALIZED (SELECT coalesce($1::bigint, nextval('resource_rid')) AS rid,"
     " nextval('version_seq') AS seq FROM x),"
     " res AS (INSERT INTO resource (rid, type, id, version, seq, deleted)"
