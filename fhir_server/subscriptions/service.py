@@ -39,6 +39,7 @@ from fhir_server.subscriptions.delivery import Delivery, Host, Retry
 from fhir_server.subscriptions.hook_client import HookClient
 from fhir_server.subscriptions.matcher import body_of, match_event
 from fhir_server.subscriptions.notifications import Status, notification_bundle
+from fhir_server.subscriptions.pace import WorkerPace
 from fhir_server.subscriptions.spec import SpecError, SubscriptionSpec, read_spec
 from fhir_server.subscriptions.topics import (
     PROFILES_DIR,
@@ -58,6 +59,8 @@ _BATCH = 256
 _POLL_SECONDS = 1.0
 _FLUSH_SECONDS = 0.2
 _FOLLOWER_GATHER_SECONDS = 0.02
+# a follower matches events itself once they waited this long for the worker (pace.py)
+_WORKER_LAG_SECONDS = 1.0
 
 _RUNNING: dict[int, SubscriptionService] = {}
 
@@ -76,10 +79,10 @@ def server_base(runtime: Runtime) -> str:
 class SubscriptionService(Host):
     """`rest_hooks`: whether this process sends rest-hook notifications (claims their
     leases); the server leaves them to its worker process on SQLite (worker.py).
-    `follower`: another process (the worker) usually numbers each event first: this one
-    gives it a moment, then matches only what is still unnumbered and reads the stored
-    counts for the rest. `initialises`: whether this process prepares the cursor on the
-    store's first start (not the worker: it starts after the server did)."""
+    `follower`: another process (the worker) numbers each event: this one looks at what it
+    numbered, and matches only what the worker leaves waiting too long (pace.py).
+    `initialises`: whether this process prepares the cursor on the store's first start
+    (not the worker: it starts after the server did)."""
 
     def __init__(
         self,
@@ -94,6 +97,8 @@ class SubscriptionService(Host):
         self.initialises = initialises
         # seconds the matcher waits after a wake-up, for more commits to look at at once
         self.gather = _FOLLOWER_GATHER_SECONDS if follower else 0.0
+        self._pace = WorkerPace(_WORKER_LAG_SECONDS, _FOLLOWER_GATHER_SECONDS)
+        self._relook: asyncio.TimerHandle | None = None
         self.runtime = runtime
         self.storage = runtime.storage
         self.settings = runtime.settings
@@ -149,6 +154,8 @@ class SubscriptionService(Host):
         _RUNNING.pop(id(self.runtime), None)
         if self._unwatch is not None:
             self._unwatch()
+        if self._relook is not None:
+            self._relook.cancel()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -317,6 +324,16 @@ class SubscriptionService(Host):
             # a follower does not match again what the other process numbered already: it
             # keeps up with the subscriptions and topics, and looks at the stored counts
             numbered = await self.storage.subscription_cursor() if self.follower else 0
+            whole = True
+            if self.follower:
+                # and leaves the rest to the worker while it keeps up (pace.py)
+                ready, relook = self._pace.cut([row["seq"] for row in rows], numbered)
+                if relook is not None:
+                    self._look_again(relook)
+                whole = ready == len(rows)
+                rows = rows[:ready]
+                if not rows:
+                    return cursor, saved
             skipped = False
             for row in rows:
                 rtype = row["type"]
@@ -338,6 +355,14 @@ class SubscriptionService(Host):
             if pending or cursor - saved > 10_000:
                 await self._save(cursor, pending)
                 saved = cursor
+            if not whole:
+                return cursor, saved
+
+    def _look_again(self, seconds: float) -> None:
+        """Wake the matcher in `seconds` (unless an earlier call's wake is still to come)."""
+        loop = asyncio.get_running_loop()
+        if self._relook is None or self._relook.when() <= loop.time():
+            self._relook = loop.call_later(seconds, self._wake.set)
 
     async def _wake_numbered(self) -> None:
         """Wake the deliveries this process runs whose subscriptions another process gave

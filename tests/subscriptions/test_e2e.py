@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.subscriptions.receiver import Receiver, event_numbers, receiver, status_of
+from tests.subscriptions.sockets import binding
 from tests.subscriptions.topics import (
     COMMUNICATION_TOPIC,
     communication,
@@ -99,9 +99,7 @@ def test_websocket_app_binds_and_receives_notifications(
             sid = _setup(http, body)
             # an event before any app is bound waits for one
             early = http.post("/Communication", json=communication("Organization/x", "early"))
-            token = _binding_token(http, sid)
-            url = next(p["valueUrl"] for p in token["parameter"] if p["name"] == "websocket-url")
-            value = next(p["valueString"] for p in token["parameter"] if p["name"] == "token")
+            url, value = binding(http, sid)
             assert url == f"ws://127.0.0.1:{server.port}/websocket"
             with connect(url, open_timeout=5) as socket:
                 socket.send("bind-with-token: nonsense")
@@ -124,13 +122,3 @@ def test_websocket_app_binds_and_receives_notifications(
                 assert socket.recv(timeout=5).startswith("error")
     finally:
         server.stop()
-
-
-def _binding_token(http: httpx.Client, sid: str) -> dict:
-    deadline = time.monotonic() + 10
-    while True:  # the subscription runs once the matcher has read its creation
-        response = http.get(f"/Subscription/{sid}/$get-ws-binding-token")
-        if response.status_code == 200 or time.monotonic() > deadline:
-            assert response.status_code == 200, response.text
-            return dict(response.json())
-        time.sleep(0.05)

@@ -4,6 +4,7 @@ leaves when its server is killed, and nothing is lost or reordered meanwhile."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from tests.subscriptions.receiver import Receiver, event_numbers, receiver, status_of
+from tests.subscriptions.sockets import binding
 from tests.subscriptions.topics import (
     COMMUNICATION_TOPIC,
     communication,
@@ -220,4 +223,50 @@ def test_a_write_burst_while_the_worker_writes_gets_no_errors(
             hook.wait_for(lambda r: len(set(r.events())) >= writes, what="all", timeout=90)
             assert list(dict.fromkeys(hook.events())) == list(range(1, writes + 1))
     finally:
+        server.stop()
+
+
+def test_websocket_notifications_go_on_while_the_worker_is_stopped(tmp_path: Path) -> None:
+    """The server leaves numbering to its worker; a worker that stops keeping up (here:
+    SIGSTOP) leaves it to the server after a second, and once it runs again it numbers
+    nothing twice."""
+    server = ServerProcess(tmp_path / "data", **ENV).start()
+    worker = 0
+    try:
+        with httpx.Client(base_url=server.base, timeout=10) as http:
+            topic = {**communication_topic(), "id": "test-communication"}
+            assert http.put("/Basic/test-communication", json=topic).is_success
+            body = subscription(COMMUNICATION_TOPIC, "", "id-only", channel="websocket")
+            body["channel"].pop("endpoint")
+            response = http.post("/Subscription", json=body)
+            assert response.status_code == 201, response.text
+            url, token = binding(http, response.json()["id"])
+            with connect(url, open_timeout=5) as socket:
+                socket.send(f"bind-with-token: {token}")
+                assert status_of(json.loads(socket.recv(timeout=5)))["type"] == "handshake"
+                numbers = []
+
+                def notified(text: str) -> None:
+                    response = http.post(
+                        "/Communication", json=communication("Organization/x", text)
+                    )
+                    assert response.status_code == 201
+                    numbers.extend(event_numbers(json.loads(socket.recv(timeout=10))))
+
+                notified("while the worker runs")
+                worker = worker_of(server)
+                os.kill(worker, signal.SIGSTOP)
+                started = time.monotonic()
+                notified("while it is stopped")
+                assert time.monotonic() - started < 5
+                os.kill(worker, signal.SIGCONT)
+                worker = 0
+                notified("once it runs again")
+                notified("and after")
+                with pytest.raises(TimeoutError):
+                    socket.recv(timeout=1.5)  # nothing numbered twice comes
+                assert numbers == [1, 2, 3, 4]
+    finally:
+        if worker:
+            os.kill(worker, signal.SIGCONT)
         server.stop()
