@@ -10,11 +10,14 @@ candidates. The lookup only narrows: every candidate is still tested in full.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.plan import Plan, ReferenceClause, TokenClause
 from fhir_server.subscriptions.spec import SubscriptionSpec
 
 Key = tuple[str, str, str]  # (kind, parameter, value)
+_K = TypeVar("_K")
 
 
 def _plan_keys(plan: Plan) -> set[Key] | None:
@@ -84,11 +87,15 @@ class CandidateIndex:
         self._filed[spec.id] = filed
 
     def remove(self, sid: str) -> None:
+        # what empties goes: `wants` is False again once a type's last subscription is gone
         for rtype, key in self._filed.pop(sid, []):
             if key is None:
-                self._open.get(rtype, set()).discard(sid)
+                _discard(self._open, rtype, sid)
             else:
-                self._keyed.get(rtype, {}).get(key, set()).discard(sid)
+                by_key = self._keyed.get(rtype, {})
+                _discard(by_key, key, sid)
+                if not by_key:
+                    self._keyed.pop(rtype, None)
 
     def wants(self, resource_type: str) -> bool:
         return bool(self._open.get(resource_type)) or bool(self._keyed.get(resource_type))
@@ -101,3 +108,11 @@ class CandidateIndex:
                 for key in entry_keys(item):
                     found |= by_key.get(key, set())
         return found
+
+
+def _discard(sets: dict[_K, set[str]], key: _K, sid: str) -> None:
+    found = sets.get(key)
+    if found is not None:
+        found.discard(sid)
+        if not found:
+            del sets[key]

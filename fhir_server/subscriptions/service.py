@@ -367,6 +367,8 @@ class SubscriptionService(Host):
     async def _wake_numbered(self) -> None:
         """Wake the deliveries this process runs whose subscriptions another process gave
         events this one has not seen (they read them from the store)."""
+        if not any(delivery.leased for delivery in self.deliveries.values()):
+            return  # none delivers here (the server beside its worker, without websockets)
         for state in await self.storage.subscription_states():
             delivery = self.deliveries.get(state.id)
             if delivery is not None and delivery.leased and state.events > delivery.events:
