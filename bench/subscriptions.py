@@ -1,7 +1,8 @@
 """Subscription delivery: notification latency and what subscriptions cost writes.
 
     python bench/subscriptions.py [--duration 10] [--subscriptions 100] [--rate 200]
-                                  [--concurrency 16] [--subscription-process on|off]
+                                  [--concurrency 16] [--rounds 3]
+                                  [--subscription-process on|off]
 
 Starts one real server process (deliveries allowed to 127.0.0.1) and one receiver
 process (a threaded HTTP server that notes when each notification arrived), then:
@@ -12,7 +13,12 @@ process (a threaded HTTP server that notes when each notification arrived), then
              matches exactly one subscription)
   3. paced   POST /Communication at --rate writes/s with the subscriptions active
 
-and prints write throughput for 1 and 2, and for 3 the delivered notifications/s and the
+1 and 2 alternate, --rounds times 2, 1 first and last (1 2 1 2 1 2 1: the subscriptions
+are created before each 2, and deleted after it once its notifications arrived). Each 2
+is set against the mean of the two 1s either side, and the median of those changes is
+the figure: this machine's speed drifts by more than the effect between two phases.
+
+It prints write throughput for 1 and 2, and for 3 the delivered notifications/s and the
 latency from commit to receipt (p50/p99): receipt time at the receiver minus the event's
 timestamp in the notification (the instant the version was stored, taken inside the
 write's transaction, on the same machine's clock). Notifications still arriving after
@@ -25,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -200,6 +207,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
+        "--rounds", type=int, default=3, help="phases 2, each between two phases 1 (1 2 1 2 … 1)"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="sample the server with py-spy in phases 1 and 2"
     )
     parser.add_argument(
@@ -242,31 +252,41 @@ def main() -> None:
         print(f"server {base}, receiver :{receiver_port}, data in {work}")
         with httpx.Client(base_url=base, timeout=30) as http:
             assert http.put("/Basic/bench-communication", json=topic()).is_success
-        ok, errors, took = _phase(args, server, work, "no-subscriptions")
-        without = ok / took
-        print(f"1. writes, no subscriptions:        {without:8.1f} writes/s ({errors} errors)")
-
         endpoint = f"http://127.0.0.1:{receiver_port}/hook"
-        with httpx.Client(base_url=base, timeout=30) as http:
-            for k in range(args.subscriptions):
-                body = subscription(endpoint, f"kommun-{k:04d}")
-                assert http.post("/Subscription", json=body).status_code == 201
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:  # every handshake done
-                bundle = http.get("/Subscription/$status", params={"status": "active"}).json()
-                if bundle.get("total") == args.subscriptions:
-                    break
-                time.sleep(0.2)
-            else:
-                raise SystemExit("subscriptions did not all become active")
-        ok, errors, took = _phase(args, server, work, "subscriptions")
-        with_subs = ok / took
+        # phases 1 and 2 alternate, 1 first and last: each 2 is set against the mean of the
+        # 1s either side of it, so that the machine drifting (other load, CPU clocks)
+        # between two phases does not pass for what the subscriptions cost
+        without: list[float] = []
+        with_subs: list[float] = []
+        ok = 0
+        for round_ in range(args.rounds + 1):
+            time.sleep(_SETTLE_SECONDS)
+            ok, errors, took = _phase(args, server, work, "no-subscriptions")
+            without.append(ok / took)
+            print(
+                f"1. writes, no subscriptions:        {without[-1]:8.1f} writes/s ({errors} errors)"
+            )
+            if round_ == args.rounds:
+                break
+            sids = _subscribe(base, endpoint, args.subscriptions)
+            mark = _count(receipts)
+            time.sleep(_SETTLE_SECONDS)
+            ok, errors, took = _phase(args, server, work, "subscriptions")
+            with_subs.append(ok / took)
+            change = with_subs[-1] / without[-1] - 1
+            print(
+                f"2. writes, {args.subscriptions} subscriptions:      {with_subs[-1]:8.1f} writes/s"
+                f" ({errors} errors; {100 * change:+.1f} % against the 1 before)"
+            )
+            _drain(receipts, mark + ok, timeout=120)  # its notifications, before the next 1
+            _unsubscribe(base, sids)
+        changes = [b / ((without[n] + without[n + 1]) / 2) - 1 for n, b in enumerate(with_subs)]
         print(
-            f"2. writes, {args.subscriptions} subscriptions:      {with_subs:8.1f} writes/s"
-            f" ({errors} errors; {100 * (with_subs / without - 1):+.1f} %)"
+            f"   with {args.subscriptions} subscriptions, throughput changed by"
+            f" {', '.join(f'{100 * c:+.1f}' for c in changes)} % (each against the mean of the"
+            f" 1s either side); median {100 * statistics.median(changes):+.1f} %"
         )
-        # let the notifications of phase 2 drain before measuring latency
-        _drain(receipts, ok, timeout=120)
+        _subscribe(base, endpoint, args.subscriptions)
         repeated = _repeats(receipts)
         if repeated:
             print(f"   {repeated} notifications of phase 2 repeated an event (at least once)")
@@ -290,6 +310,41 @@ def main() -> None:
         server.stop()
         receiver.terminate()
         receiver.wait(timeout=10)
+
+
+# before each phase: what the one before left to do (log checkpoints, the deleted
+# subscriptions' events) is done by then, not charged to the next
+_SETTLE_SECONDS = 3.0
+
+
+def _subscribe(base: str, endpoint: str, count: int) -> list[str]:
+    """`count` subscriptions, each on its own municipality; their ids once all are active."""
+    sids = []
+    with httpx.Client(base_url=base, timeout=30) as http:
+        for k in range(count):
+            response = http.post("/Subscription", json=subscription(endpoint, f"kommun-{k:04d}"))
+            assert response.status_code == 201, response.text
+            sids.append(response.json()["id"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # every handshake done
+            bundle = http.get("/Subscription/$status", params={"status": "active"}).json()
+            if bundle.get("total") == count:
+                return sids
+            time.sleep(0.2)
+    raise SystemExit("subscriptions did not all become active")
+
+
+def _unsubscribe(base: str, sids: list[str]) -> None:
+    with httpx.Client(base_url=base, timeout=30) as http:
+        for sid in sids:
+            assert http.delete(f"/Subscription/{sid}").status_code in (200, 204)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the server has stopped them
+            bundle = http.get("/Subscription/$status", params={"status": "active"}).json()
+            if not bundle.get("total"):
+                return
+            time.sleep(0.2)
+    raise SystemExit("subscriptions deleted did not stop")
 
 
 def _phase(
