@@ -88,12 +88,16 @@ def context_of(principal: Principal, **fields: Any) -> RequestContext:
 def request_context(request: Request) -> RequestContext:
     """Who is calling (as admitted by `Security.admit`; nobody when security is off), from
     where, and for what: the context every storage call of the request receives."""
-    client = request.client
-    query = request.url.query
+    scope = request.scope
+    client = scope.get("client")
+    # the path and query as the request had them (not request.url: it parses the Host
+    # header and builds a whole URL, a tenth of a plain read's time)
+    query = scope["query_string"]
+    target = scope["path"]
     fields: dict[str, Any] = {
-        "client_ip": client.host if client else None,
-        "interaction": request.scope.get(INTERACTION_KEY, ""),
-        "target": request.url.path + (f"?{query}" if query else ""),
+        "client_ip": client[0] if client else None,
+        "interaction": scope.get(INTERACTION_KEY, ""),
+        "target": target + "?" + query.decode("latin-1") if query else target,
     }
     principal: Principal | None = request.scope.get(PRINCIPAL_KEY)
     if principal is None:

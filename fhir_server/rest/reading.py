@@ -18,6 +18,8 @@ def stored_response(request: Request, call: Call, version: StoredVersion) -> Res
     if if_none_match is not None and if_none_match.strip() in (etag(version), "*"):
         return Response(status_code=304, headers=headers)
     assert version.data is not None
+    if not request.scope["query_string"]:  # most reads: no query to parse
+        return raw_response(version.data, call.negotiated, 200, headers)
     query = request.query_params
     summary = query.get("_summary")
     elements = query.get("_elements")

@@ -19,7 +19,24 @@ from fhir_server.storage.port import StoredVersion
 def base_url(request: Request, configured: str) -> str:
     if configured:
         return configured.rstrip("/")
-    return str(request.base_url).rstrip("/")
+    # starlette builds a whole URL (a copy of the scope, the Host header parsed) for each
+    # request: kept here per what it is built from, as every create's Location needs it
+    scope = request.scope
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    root = scope.get("app_root_path", scope.get("root_path", ""))
+    server = scope.get("server")
+    key = (scope.get("scheme", "http"), host, tuple(server) if server else None, root)
+    found = _BASES.get(key)
+    if found is None:
+        found = str(request.base_url).rstrip("/")
+        if len(_BASES) >= _MOST_BASES:  # Host is the client's to choose
+            _BASES.clear()
+        _BASES[key] = found
+    return found
+
+
+_BASES: dict[tuple[Any, ...], str] = {}
+_MOST_BASES = 1000
 
 
 def dumps(value: Any, pretty: bool) -> bytes:

@@ -4,6 +4,7 @@ together; AuditEvents cannot be changed or deleted."""
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -62,6 +63,15 @@ def test_every_kind_of_access_is_audited(secure: TestClient, token_for: Any) -> 
         assert patients == [f"Patient/{pid}"]
     actions = {_subtype(e): e["action"] for e in events}
     assert actions["create"] == "C" and actions["update"] == "U" and actions["delete"] == "D"
+    # the request as it came: path and query, in the Query entity (base64 and readable)
+    queries = {
+        _subtype(e): (q["description"], base64.b64decode(q["query"]).decode())
+        for e in events
+        for q in e["entity"]
+        if q.get("role", {}).get("code") == "24"
+    }
+    assert queries["search-type"] == (f"/Patient?_id={pid}",) * 2
+    assert queries["read"] == (f"/Patient/{pid}",) * 2
     assert actions["read"] == "R"
     # searchable by user too
     by_user = _events(secure, token_for, "altid=ward-7", expect=7)
