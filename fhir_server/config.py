@@ -104,10 +104,10 @@ class Settings(BaseSettings):
     # On the embedded SQLite store, rest-hook notifications can be sent by a second process
     # (`fhir-server subscriptions-worker`, started, watched and stopped by the server), so
     # that delivering them takes less of the server's CPU time from requests (measured with
-    # 100 subscriptions, one notification per write: writes −18…−23 % instead of −28…−30 %,
-    # notification latency p50 ~6 ms instead of ~2.5 ms). Off (the default): the server
-    # process delivers them itself. Ignored on PostgreSQL, where every server process
-    # delivers its share.
+    # bench/subscriptions.py, 100 subscriptions, one notification per write: writes −13 %
+    # instead of −21 % (medians of 3 to 5 rounds), notification latency p50 ~7 ms instead
+    # of ~4 ms; one more process, ~250 MB). Off (the default): the server process delivers
+    # them itself. Ignored on PostgreSQL, where every server process delivers its share.
     subscription_process: bool = False
     # How long a websocket binding token is valid (seconds).
     subscription_ws_token_seconds: int = 600
