@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     # Connections per server process (see docs/postgres.md for sizing).
     database_pool_size: int = 10
+    # How long one search may query the store (seconds): a search still running then is
+    # stopped and answered 400 (too-costly), so that no single query holds a reader.
+    search_timeout_seconds: float = 30.0
     log_level: str = "info"
     # Profile validation on create/update/transaction: resources claiming a known profile
     # in meta.profile are validated against it (errors: 422, nothing stored).

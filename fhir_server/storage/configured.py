@@ -44,6 +44,7 @@ def storage_for(
             pool_min=min(2, settings.database_pool_size),
             base_url=base_url,
             terminology=terminology,
+            search_timeout=settings.search_timeout_seconds,
         )
     from fhir_server.storage.sqlite import SqliteStorage
 
@@ -55,6 +56,7 @@ def storage_for(
         base_url=base_url,
         terminology=terminology,
         secondary=secondary,
+        search_timeout=settings.search_timeout_seconds,
     )
 
 

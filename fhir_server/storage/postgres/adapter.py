@@ -26,6 +26,7 @@ from fhir_server.search.narrowing import Visibility
 from fhir_server.search.results import Include, SortKey
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.history_sql import cursor_number, history_query
+from fhir_server.storage.limits import search_time, too_slow
 from fhir_server.storage.port import (
     Criteria,
     HistoryPage,
@@ -100,8 +101,11 @@ class PostgresStorage:
         base_url: str | None = None,
         connect_timeout: float = 5.0,
         terminology: Terminology | None = None,
+        search_timeout: float = 30.0,
     ) -> None:
         self._url = url
+        # seconds the queries of one search or history page may run in all (limits.py)
+        self._search_timeout = search_timeout
         # the ValueSets and CodeSystems token :in, :not-in, :above and :below use
         self._terminology = terminology
         self._definitions = definitions
@@ -170,6 +174,22 @@ class PostgresStorage:
             log.warning("database unavailable: %s", exc)
             raise unavailable(exc) from exc
 
+    @asynccontextmanager
+    async def _searching(
+        self, ctx: RequestContext
+    ) -> AsyncIterator[tuple[asyncpg.Connection, Fetch]]:
+        """A pooled connection for one search, and its queries' fetch: for a client's
+        request each query waits at most what is left of the search's time; past it
+        PostgreSQL is told to cancel the query, and the search is answered 400
+        (storage/limits.py), not 503."""
+        seconds = search_time(ctx, self._search_timeout)
+        deadline = None if seconds is None else asyncio.get_running_loop().time() + seconds
+        async with self._connection() as conn:
+            try:
+                yield conn, _fetch(conn, deadline)
+            except TimeoutError:
+                raise too_slow(self._search_timeout) from None
+
     def index(self, resource: dict[str, Any]) -> IndexEntries:
         return self._indexer.extract(resource)
 
@@ -211,10 +231,10 @@ class PostgresStorage:
             cursor=cursor_number(cursor),
             visible=visible,
         )
-        async with self._connection() as conn:
-            total = await conn.fetchval(numbered(query.count_sql), *query.count_args)
-            rows = await conn.fetch(numbered(query.page_sql), *query.page_args)
-        versions = [row_to_version(tuple(r)) for r in rows[:count]]
+        async with self._searching(ctx) as (_, fetch):
+            total = (await fetch(query.count_sql, list(query.count_args)))[0][0]
+            rows = await fetch(query.page_sql, list(query.page_args))
+        versions = [row_to_version(r) for r in rows[:count]]
         next_cursor = str(versions[-1].seq) if len(rows) > count and versions else None
         return HistoryPage(versions=versions, total=total, next_cursor=next_cursor)
 
@@ -244,19 +264,19 @@ class PostgresStorage:
             terminology=self._terminology,
         )
         keys = self.keys
-        async with self._connection() as conn:
+        async with self._searching(ctx) as (conn, fetch):
             if contained.active:
                 return await contained_search(
-                    _fetch(conn), plan, keys, contained, sort, count, cursor, total
+                    fetch, plan, keys, contained, sort, count, cursor, total
                 )
             rids, next_cursor, previous_cursor = await page_of(
-                _fetch(conn), plan, keys, sort, count, cursor
+                fetch, plan, keys, sort, count, cursor
             )
             versions = await current_versions(conn, rids)
             matched = None
             if total:
                 sql, args = count_plan(plan, keys)
-                matched = await conn.fetchval(numbered(sql), *args)
+                matched = (await fetch(sql, args))[0][0]
         return SearchResult(versions, matched, next_cursor, previous_cursor)
 
     async def include(
@@ -270,9 +290,9 @@ class PostgresStorage:
     ) -> list[StoredVersion]:
         if not matches or not (includes or revincludes):
             return []
-        async with self._connection() as conn:
+        async with self._searching(ctx) as (_, fetch):
             return await included(
-                _fetch(conn),
+                fetch,
                 self.keys,
                 self._reference_bits,
                 matches,
@@ -440,10 +460,15 @@ class PostgresStorage:
             return await subscriptions.events(conn, sid, first, last, limit)
 
 
-def _fetch(conn: asyncpg.Connection) -> Fetch:
-    """The shared search SQL (`?` placeholders) on an asyncpg connection."""
+def _fetch(conn: asyncpg.Connection, deadline: float | None) -> Fetch:
+    """The shared search SQL (`?` placeholders) on an asyncpg connection, each query
+    given what is left until `deadline` (the event loop's clock; None: no limit)."""
+    loop = asyncio.get_running_loop()
 
     async def fetch(sql: str, args: list[Any]) -> list[Row]:
-        return [tuple(row) for row in await conn.fetch(numbered(sql), *args)]
+        left = None if deadline is None else deadline - loop.time()
+        if left is not None and left <= 0:
+            raise TimeoutError  # the search's time is up: no more queries
+        return [tuple(row) for row in await conn.fetch(numbered(sql), *args, timeout=left)]
 
     return fetch

@@ -20,6 +20,7 @@ from fhir_server.search.narrowing import Visibility
 from fhir_server.search.results import Include, SortKey
 from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.history_sql import cursor_number, history_query
+from fhir_server.storage.limits import search_time
 from fhir_server.storage.port import (
     Criteria,
     HistoryPage,
@@ -36,7 +37,12 @@ from fhir_server.storage.port import (
 from fhir_server.storage.recent import RecentVersions
 from fhir_server.storage.sqlite import subscriptions
 from fhir_server.storage.sqlite.checkpoint import Checkpointer
-from fhir_server.storage.sqlite.connection import apply_schema, open_connection, search_limits
+from fhir_server.storage.sqlite.connection import (
+    apply_schema,
+    open_connection,
+    search_limits,
+    time_limit,
+)
 from fhir_server.storage.sqlite.contained_search import contained_search
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import (
@@ -75,7 +81,10 @@ class SqliteStorage:
         base_url: str | None = None,
         terminology: Terminology | None = None,
         secondary: bool = False,
+        search_timeout: float = 30.0,
     ) -> None:
+        # seconds a query off the event loop (searches, history, ...) may run (limits.py)
+        self._search_timeout = search_timeout
         # a second process on a store another process owns (the subscription delivery
         # worker): it changes no schema, rebuilds no index and leaves the write-ahead log's
         # checkpoints to the owner
@@ -172,13 +181,22 @@ class SqliteStorage:
             self._local.conn = conn
         return conn
 
-    async def _in_reader(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _in_reader(
+        self, work: Callable[[sqlite3.Connection], T], ctx: RequestContext | None = None
+    ) -> T:
+        """`work` on a reader thread; for a client's request (`ctx`), within the time a
+        search may take (storage/limits.py)."""
         assert self._executor is not None, "storage not started"
         loop = asyncio.get_running_loop()
+        seconds = search_time(ctx, self._search_timeout)
 
         def limited() -> T:
-            with search_limits():
-                return work(self._thread_reader())
+            conn = self._thread_reader()
+            if seconds is None:
+                with search_limits():
+                    return work(conn)
+            with search_limits(), time_limit(conn, seconds):
+                return work(conn)
 
         return await loop.run_in_executor(self._executor, limited)
 
@@ -257,7 +275,7 @@ class SqliteStorage:
             next_cursor = str(versions[-1].seq) if len(rows) > count and versions else None
             return HistoryPage(versions=versions, total=total, next_cursor=next_cursor)
 
-        return await self._in_reader(work)
+        return await self._in_reader(work, ctx)
 
     async def search(
         self,
@@ -305,7 +323,7 @@ class SqliteStorage:
                 (matched,) = conn.execute(sql, args).fetchone()
             return SearchResult(versions, matched, next_cursor, previous_cursor)
 
-        return await self._in_reader(work)
+        return await self._in_reader(work, ctx)
 
     async def include(
         self,
@@ -336,7 +354,7 @@ class SqliteStorage:
             )
             return found
 
-        return await self._in_reader(work)
+        return await self._in_reader(work, ctx)
 
     # writes ------------------------------------------------------------------------------
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from fhir_server.outcome import error
+from fhir_server.storage.limits import too_slow
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -45,6 +47,30 @@ def search_limits() -> Iterator[None]:
         if not any(reason.startswith(limit) for limit in _TOO_COMPLEX):
             raise
         raise error(400, "too-costly", f"The search is too complex to run ({reason})") from None
+
+
+# virtual machine steps between two looks at the clock: some milliseconds of a query's
+# work. Each look is a Python call, which takes the interpreter lock from the event loop:
+# rare enough not to slow a search down under load, often enough for a limit of seconds.
+_STEPS_PER_LOOK = 1_000_000
+
+
+@contextmanager
+def time_limit(conn: sqlite3.Connection, seconds: float) -> Iterator[None]:
+    """The queries run on `conn` meanwhile are stopped after `seconds` in all: a 400
+    OperationOutcome (too-costly) says so."""
+    deadline = time.monotonic() + seconds
+    conn.set_progress_handler(lambda: time.monotonic() > deadline, _STEPS_PER_LOOK)
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if str(exc) != "interrupted" or time.monotonic() <= deadline:
+            raise
+        raise too_slow(seconds) from None
+    finally:
+        conn.set_progress_handler(None, 0)
+    if time.monotonic() > deadline:  # short queries, each under a look at the clock
+        raise too_slow(seconds)
 
 
 BUSY_TIMEOUT_SECONDS = 30  # how long a statement waits for another process's lock
