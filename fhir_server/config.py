@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     # (`fhir-server subscriptions-worker`, started, watched and stopped by the server), so
     # that delivering them takes less of the server's CPU time from requests (measured with
     # bench/subscriptions.py, 100 subscriptions, one notification per write: writes −13 %
-    # instead of −21 % (medians of 3 to 5 rounds), notification latency p50 ~7 ms instead
+    # instead of −22 % (medians of 3 to 5 rounds), notification latency p50 ~7 ms instead
     # of ~4 ms; one more process, ~210 MB). Off (the default): the server process delivers
     # them itself. Ignored on PostgreSQL, where every server process delivers its share.
     subscription_process: bool = False
