@@ -192,9 +192,6 @@ class SqliteStorage:
 
         def limited() -> T:
             conn = self._thread_reader()
-            if seconds is None:
-                with search_limits():
-                    return work(conn)
             with search_limits(), time_limit(conn, seconds):
                 return work(conn)
 
