@@ -46,7 +46,7 @@ class Stats:
         self.socket_errors = {"connect": 0, "read": 0, "write": 0, "timeout": 0, "status": 0}
 
 
-def _request_bytes(method: str, path: str, host: str, body: bytes | None) -> bytes:
+def request_bytes(method: str, path: str, host: str, body: bytes | None) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Accept: application/fhir+json"]
     if body is not None:
         lines.append("Content-Type: application/fhir+json")
@@ -55,7 +55,7 @@ def _request_bytes(method: str, path: str, host: str, body: bytes | None) -> byt
     return head + body if body is not None else head
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[bytes, bytes], bytes]:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[bytes, bytes], bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     status_line, _, rest = head.partition(b"\r\n")
     status = int(status_line.split(b" ", 2)[1])
@@ -101,22 +101,22 @@ async def _connection(
         while perf() < deadline:
             seq += 1
             if phase == "create":
-                req = _request_bytes("POST", "/Patient", hostport, patients.patient_bytes(rng, seq))
+                req = request_bytes("POST", "/Patient", hostport, patients.patient_bytes(rng, seq))
             elif phase == "read":
-                req = _request_bytes("GET", f"/Patient/{rng.choice(ids)}", hostport, None)
+                req = request_bytes("GET", f"/Patient/{rng.choice(ids)}", hostport, None)
             elif phase == "update":
                 rid = rng.choice(ids)
-                req = _request_bytes(
+                req = request_bytes(
                     "PUT", f"/Patient/{rid}", hostport, patients.updated_bytes(rng, rid, seq)
                 )
             elif phase == "trivial":
-                req = _request_bytes("GET", "/ping", hostport, None)
+                req = request_bytes("GET", "/ping", hostport, None)
             else:
-                req = _request_bytes("GET", "/ping-dict", hostport, None)
+                req = request_bytes("GET", "/ping-dict", hostport, None)
             t0 = perf()
             try:
                 writer.write(req)
-                status, headers, body = await _read_response(reader)
+                status, headers, body = await read_response(reader)
             except (asyncio.IncompleteReadError, ConnectionError):
                 stats.socket_errors["read"] += 1
                 break

@@ -20,6 +20,7 @@ from fhir_server.auth.security import Security
 from fhir_server.auth.storage import SecuredStorage
 from fhir_server.config import Settings
 from fhir_server.definitions import load_definitions
+from fhir_server.heap import freeze_startup_objects
 from fhir_server.rest import operation_list
 from fhir_server.rest.errors import answer_exception
 from fhir_server.rest.routes import dispatch
@@ -64,6 +65,7 @@ class FhirApp:
         started = services.build(runtime)
         await services.start_all(started)  # on failure it stops those it started
         self.state.services = started
+        freeze_startup_objects()
         log.info("FHIR server ready, data in %s", describe(self.settings))
 
     async def shutdown(self) -> None:

@@ -32,6 +32,7 @@ from fhir_server import fhirjson
 from fhir_server.bulkload.sources import Unit
 from fhir_server.config import Settings
 from fhir_server.definitions import load_definitions
+from fhir_server.heap import freeze_startup_objects
 from fhir_server.ids import new_id
 from fhir_server.interactions.bundle import check_bundle, run_batch, run_transaction
 from fhir_server.interactions.bundle_entries import EntryPlan, plan_entry
@@ -143,6 +144,7 @@ _preparer: Preparer | None = None
 def _start_worker(settings: Settings) -> None:
     global _preparer
     _preparer = Preparer(settings)
+    freeze_startup_objects()
 
 
 def _prepare_chunk(units: list[Unit]) -> list[Prepared]:

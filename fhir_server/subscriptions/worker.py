@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 
 from fhir_server.config import Settings
+from fhir_server.heap import freeze_startup_objects
 from fhir_server.runtime import Runtime
 from fhir_server.storage.configured import subscription_worker_wanted
 
@@ -266,6 +267,7 @@ async def _work(settings: Settings, lease_owner: str, stdin: int) -> None:
         # woken by the server's commits: gather a few into one look and one write
         service.gather = WORKER_GATHER_SECONDS
         await service.start()
+        freeze_startup_objects()
         running.append(service)
         return runtime, service
 
