@@ -62,6 +62,10 @@ _CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "o
 _INFINITY = float("inf")
 
 Adder = Callable[[str, list[Any], IndexEntries], None]
+# runs, composites, _text, _content of a subset of a type's parameters
+_Subset = tuple[
+    tuple[tuple[str, Step, Adder], ...], tuple[tuple[CompositeParam, Step], ...], bool, bool
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,8 @@ class Indexer:
         self._composites: dict[str, tuple[tuple[CompositeParam, Step], ...]] = {}
         # per type: whether it has _text, _content
         self._words: dict[str, tuple[bool, bool]] = {}
+        # per (type, parameters): what extract(only=...) runs
+        self._subsets: dict[tuple[str, frozenset[str]], _Subset] = {}
 
     def params(self, resource_type: str) -> tuple[IndexedParam, ...]:
         """The parameters indexed for a type (compiled on first use)."""
@@ -165,16 +171,25 @@ class Indexer:
                 found.append((f"{code}{OF_TYPE}", "token", f"{expression}{OF_TYPE}"))
         return found
 
-    def extract(self, resource: dict[str, Any]) -> IndexEntries:
-        """The index rows of a resource. Never raises: what cannot be read is not indexed."""
+    def extract(self, resource: dict[str, Any], only: frozenset[str] | None = None) -> IndexEntries:
+        """The index rows of a resource. Never raises: what cannot be read is not indexed.
+
+        `only`: the rows of these parameters alone (`P:identifier` and `P:of-type` come
+        with P; `_text`, `_content` are the words), no contained resources: for matching a
+        resource against searches that read no more (subscriptions), not for storing."""
         entries = IndexEntries()
         resource_type = resource.get("resourceType") if isinstance(resource, dict) else None
         if not isinstance(resource_type, str) or resource_type not in self._resource_types:
             return entries
-        runs = self._runs.get(resource_type)
-        if runs is None:
+        if resource_type not in self._runs:
             self.params(resource_type)
-            runs = self._runs[resource_type]
+        if only is None:
+            text, content = self._words[resource_type]
+            subset = (self._runs[resource_type], self._composites[resource_type], text, content)
+        else:
+            found = self._subsets.get((resource_type, only))
+            subset = found if found is not None else self._subset(resource_type, only)
+        runs, composites, text, content = subset
         start = [resource]
         for code, step, add in runs:
             try:
@@ -182,26 +197,38 @@ class Indexer:
                 if values:
                     add(code, values, entries)
             except Exception as exc:  # an expression or a value shape that does not fit
-                key = f"{resource_type}.{code}"
-                if key not in self._failed:
-                    self._failed.add(key)
-                    log.debug("cannot index %s of %s: %s", code, resource_type, exc)
-        text, content = self._words[resource_type]
+                self._cannot(resource_type, code, exc)
         if text or content:
             entries.words = full_text_words(resource, text, content)
-        for composite, select in self._composites[resource_type]:
+        for composite, select in composites:
             try:
                 self._add_composite(composite, select(start, resource), resource, entries)
             except Exception as exc:
-                key = f"{resource_type}.{composite.code}"
-                if key not in self._failed:
-                    self._failed.add(key)
-                    log.debug("cannot index %s of %s: %s", composite.code, resource_type, exc)
+                self._cannot(resource_type, composite.code, exc)
         _deduplicate(entries)
         contained = resource.get("contained")
-        if contained.__class__ is list:
+        if only is None and contained.__class__ is list:
             entries.contained = self._contained(contained)
         return entries
+
+    def _cannot(self, resource_type: str, code: str, exc: Exception) -> None:
+        key = f"{resource_type}.{code}"
+        if key not in self._failed:
+            self._failed.add(key)
+            log.debug("cannot index %s of %s: %s", code, resource_type, exc)
+
+    def _subset(self, resource_type: str, only: frozenset[str]) -> _Subset:
+        """What extract() runs for a type's parameters `only` (their base codes)."""
+        codes = {code.split(":", 1)[0] for code in only}
+        text, content = self._words[resource_type]
+        subset = (
+            tuple(run for run in self._runs[resource_type] if run[0] in codes),
+            tuple(item for item in self._composites[resource_type] if item[0].code in codes),
+            text and "_text" in codes,
+            content and "_content" in codes,
+        )
+        self._subsets[(resource_type, only)] = subset
+        return subset
 
     def _contained(self, resources: list[Any]) -> list[ContainedEntries]:
         """Each contained resource's entries, as a resource of its own type would have them

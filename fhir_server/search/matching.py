@@ -55,6 +55,13 @@ def plan_params(plan: Plan) -> frozenset[str]:
     return frozenset(params)
 
 
+def entry_params(plan: Plan) -> frozenset[str]:
+    """Every index parameter matches() reads for a plan: plan_params() and the full-text
+    ones (what `Indexer.extract(only=...)` must extract to match the plan)."""
+    words = {c.param for c in plan.clauses if isinstance(c, FullTextClause)}
+    return plan_params(plan) | words
+
+
 def in_memory(plan: Plan) -> bool:
     """Whether a plan can be matched here: chains and _has need other resources (and the
     visibility narrowing, AnyOfClause, holds those)."""

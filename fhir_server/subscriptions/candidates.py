@@ -70,11 +70,16 @@ class CandidateIndex:
         self._open: dict[str, set[str]] = {}  # type → subscriptions tested on every change
         self._keyed: dict[str, dict[Key, set[str]]] = {}
         self._filed: dict[str, list[tuple[str, Key | None]]] = {}
+        # type → subscription → the index parameters its tests read (spec.params)
+        self._needs: dict[str, dict[str, frozenset[str]]] = {}
+        self._params: dict[str, frozenset[str]] = {}  # their union per type, once asked
 
     def add(self, spec: SubscriptionSpec) -> None:
         self.remove(spec.id)
         filed: list[tuple[str, Key | None]] = []
         for rtype in spec.resource_types():
+            self._needs.setdefault(rtype, {})[spec.id] = spec.params.get(rtype, frozenset())
+            self._params.pop(rtype, None)
             keys = spec_keys(spec, rtype)
             if keys is None:
                 self._open.setdefault(rtype, set()).add(spec.id)
@@ -88,6 +93,11 @@ class CandidateIndex:
 
     def remove(self, sid: str) -> None:
         # what empties goes: `wants` is False again once a type's last subscription is gone
+        for rtype, needs in list(self._needs.items()):
+            if needs.pop(sid, None) is not None:
+                self._params.pop(rtype, None)
+                if not needs:
+                    del self._needs[rtype]
         for rtype, key in self._filed.pop(sid, []):
             if key is None:
                 _discard(self._open, rtype, sid)
@@ -99,6 +109,15 @@ class CandidateIndex:
 
     def wants(self, resource_type: str) -> bool:
         return bool(self._open.get(resource_type)) or bool(self._keyed.get(resource_type))
+
+    def params(self, resource_type: str) -> frozenset[str]:
+        """The index parameters some subscription on the type reads: all a change of it
+        needs extracted, to be selected (the filed keys' parameters) and tested."""
+        found = self._params.get(resource_type)
+        if found is None:
+            found = frozenset().union(*self._needs.get(resource_type, {}).values())
+            self._params[resource_type] = found
+        return found
 
     def select(self, resource_type: str, entries: list[IndexEntries]) -> set[str]:
         found = set(self._open.get(resource_type, ()))

@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 
 from fhir_server.search.index import IndexEntries
-from fhir_server.search.indexer import Indexer
 from fhir_server.storage.port import (
     MatchedEvent,
     RequestContext,
@@ -24,6 +23,7 @@ from fhir_server.storage.port import (
 )
 from fhir_server.subscriptions.access import may_see
 from fhir_server.subscriptions.spec import SubscriptionSpec
+from fhir_server.subscriptions.store_criteria import store_criteria_hold
 from fhir_server.subscriptions.triggers import Change, Version, is_event
 
 _SYSTEM = RequestContext(principal="subscriptions")
@@ -50,11 +50,12 @@ async def _version(
 
 async def match_event(
     storage: Storage,
-    indexer: Indexer,
+    extract: Callable[[dict[str, Any]], IndexEntries],
     row: dict[str, Any],
     select: Callable[[Change], Iterable[tuple[SubscriptionSpec, SubscriptionState]]],
 ) -> list[MatchedEvent]:
-    """The events one outbox row makes for the subscriptions `select` names for it."""
+    """The events one outbox row makes for the subscriptions `select` names for it;
+    `extract` gives a version's index entries (those the subscriptions read)."""
     rtype, rid, number = row["type"], row["id"], row["version"]
     current, current_entries = await _version(storage, rtype, rid, number)
     previous, previous_entries = (
@@ -69,16 +70,18 @@ async def match_event(
         interaction = "update"
     change = Change(
         interaction,
-        Version(
-            before, previous.last_updated if previous else "", indexer.extract, previous_entries
-        ),
-        Version(after, current.last_updated if current else "", indexer.extract, current_entries),
+        Version(before, previous.last_updated if previous else "", extract, previous_entries),
+        Version(after, current.last_updated if current else "", extract, current_entries),
     )
     found: list[MatchedEvent] = []
     for spec, state in select(change):
         if row["seq"] <= state.start_seq:
             continue  # a change from before the subscription started
         if not is_event(spec, rtype, change):
+            continue
+        if spec.store_criteria and not await store_criteria_hold(
+            storage, state, spec.store_criteria, rtype, rid, change.current.entries()
+        ):
             continue
         if await may_see(storage, state, rtype, rid, after or before, after is None):
             found.append(

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import uuid
+from functools import partial
 from typing import Any
 
 import orjson
@@ -348,7 +349,8 @@ class SubscriptionService(Host):
                 if row["seq"] <= numbered:
                     skipped = True
                 elif self._candidates.wants(rtype):
-                    pending += await match_event(self.storage, self.indexer, row, self._select)
+                    extract = partial(self.indexer.extract, only=self._candidates.params(rtype))
+                    pending += await match_event(self.storage, extract, row, self._select)
             if skipped:
                 await self._wake_numbered()
             cursor = rows[-1]["seq"]

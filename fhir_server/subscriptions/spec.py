@@ -3,11 +3,13 @@
 Topic-based (Backport IG): `criteria` is a topic's canonical URL, filters are
 `backport-filter-criteria` extensions on `_criteria` (`Communication?recipient=…`), the
 payload content is the `backport-payload-content` extension on `channel._payload`.
-Classic R4: `criteria` is a search (`Observation?code=…`), matched as search matches.
+Classic R4: `criteria` is a search (`Observation?code=…`), matched as search matches; its
+chains and `_has` by the store's search (store_criteria.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -16,8 +18,9 @@ from fhir_server.config import Settings
 from fhir_server.definitions import Definitions
 from fhir_server.outcome import FhirError
 from fhir_server.search.criteria import parse_criteria
-from fhir_server.search.matching import in_memory, plan_params
+from fhir_server.search.matching import entry_params, in_memory
 from fhir_server.search.plan import Plan
+from fhir_server.subscriptions.store_criteria import StoreCriterion, split_criteria
 from fhir_server.subscriptions.topics import Topic, TopicRegistry
 from fhir_server.terminology.service import Terminology
 from fhir_server.validation.profile import load_profile_validator
@@ -61,6 +64,8 @@ class SubscriptionSpec:
     end: str | None
     # index parameters each resource type's tests read (what to extract from a version)
     params: dict[str, frozenset[str]] = field(default_factory=dict)
+    # a classic subscription's chains and _has, which the store answers
+    store_criteria: tuple[StoreCriterion, ...] = ()
 
     def resource_types(self) -> frozenset[str]:
         if self.topic is not None:
@@ -105,11 +110,10 @@ def read_spec(
     criteria = criteria.strip()
     topic: Topic | None = None
     classic: Plan | None = None
+    store_criteria: tuple[StoreCriterion, ...] = ()
     filters: list[Plan] = []
     if _is_search(criteria, definitions):
-        classic = _search_plan(
-            criteria, definitions, base_url, "Subscription.criteria", terminology
-        )
+        classic, store_criteria = _classic_plan(criteria, definitions, base_url, terminology)
     else:
         topic = topics.find(criteria)
         if topic is None:
@@ -128,7 +132,7 @@ def read_spec(
                 )
             allowed = (topic.can_filter_by or {}).get(plan.resource_type)
             if topic.can_filter_by is not None:
-                unknown = sorted(plan_params(plan) - (allowed or frozenset()))
+                unknown = sorted(entry_params(plan) - (allowed or frozenset()))
                 if unknown:
                     raise SpecError(
                         f"filter '{text}': topic {topic.url} cannot filter by {', '.join(unknown)}",
@@ -165,7 +169,7 @@ def read_spec(
     heartbeat = _one(channel, HEARTBEAT_PERIOD)
     timeout = _one(channel, TIMEOUT)
     max_count = _one(channel, MAX_COUNT)
-    params = _needed_params(topic, classic, filters)
+    params = _needed_params(topic, classic, filters, store_criteria)
     return SubscriptionSpec(
         id=str(resource.get("id")),
         declared_status=str(resource.get("status", "requested")),
@@ -183,6 +187,7 @@ def read_spec(
         max_count=max_count if isinstance(max_count, int) and max_count > 0 else 1,
         end=resource.get("end"),
         params=params,
+        store_criteria=store_criteria,
     )
 
 
@@ -198,23 +203,62 @@ def _search_plan(
     where: str,
     terminology: Terminology | None = None,
 ) -> Plan:
+    """A filter's search: matched in memory against the version an event names."""
+    plan = _parsed(text, definitions, base_url, where, terminology)
+    if not in_memory(plan):
+        raise SpecError(f"'{text}': a filter cannot chain or use _has or _list", where)
+    return plan
+
+
+def _classic_plan(
+    text: str, definitions: Definitions, base_url: str | None, terminology: Terminology | None
+) -> tuple[Plan, tuple[StoreCriterion, ...]]:
+    """A classic subscription's search: what is matched in memory, and its chains and
+    reverse chains, which the store answers (store_criteria.py)."""
+    where = "Subscription.criteria"
+    plan = _parsed(text, definitions, base_url, where, terminology)  # all of it checked
+    if in_memory(plan):
+        return plan, ()
+    head, _, query = text.partition("?")
+    local, store = split_criteria(
+        parse_qsl(query, keep_blank_values=True),
+        lambda pairs: _parsed_pairs(head, pairs, definitions, base_url, where, terminology, text),
+    )
+    local_plan = _parsed_pairs(head, local, definitions, base_url, where, terminology, text)
+    if not in_memory(local_plan):
+        raise SpecError(f"'{text}': this combination of criteria cannot be subscribed to", where)
+    return local_plan, store
+
+
+def _parsed(
+    text: str,
+    definitions: Definitions,
+    base_url: str | None,
+    where: str,
+    terminology: Terminology | None,
+) -> Plan:
     head, _, query = text.partition("?")
     if head not in definitions.resource_types:
         raise SpecError(f"'{text}' does not start with a resource type", where)
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return _parsed_pairs(head, pairs, definitions, base_url, where, terminology, text)
+
+
+def _parsed_pairs(
+    resource_type: str,
+    pairs: Sequence[tuple[str, str]],
+    definitions: Definitions,
+    base_url: str | None,
+    where: str,
+    terminology: Terminology | None,
+    text: str,
+) -> Plan:
     try:
-        plan = parse_criteria(
-            definitions,
-            head,
-            parse_qsl(query, keep_blank_values=True),
-            base_url=base_url,
-            terminology=terminology,
+        return parse_criteria(
+            definitions, resource_type, pairs, base_url=base_url, terminology=terminology
         )
     except FhirError as exc:
         raise SpecError(f"'{text}': {exc}", where) from exc
-    if not in_memory(plan):
-        # events are matched against the version they name, without the store
-        raise SpecError(f"'{text}': chained parameters and _has cannot be subscribed to", where)
-    return plan
 
 
 def _header(text: Any) -> tuple[str, str]:
@@ -267,13 +311,18 @@ def endpoint_allowed(endpoint: str, allowed: list[str]) -> bool:
 
 
 def _needed_params(
-    topic: Topic | None, classic: Plan | None, filters: list[Plan]
+    topic: Topic | None,
+    classic: Plan | None,
+    filters: list[Plan],
+    store_criteria: tuple[StoreCriterion, ...],
 ) -> dict[str, frozenset[str]]:
     needed: dict[str, set[str]] = {}
     if classic is not None:
-        needed.setdefault(classic.resource_type, set()).update(plan_params(classic))
+        own = needed.setdefault(classic.resource_type, set())
+        own.update(entry_params(classic))
+        own.update(c.param for c in store_criteria if not c.reverse)  # a chain's references
     for plan in filters:
-        needed.setdefault(plan.resource_type, set()).update(plan_params(plan))
+        needed.setdefault(plan.resource_type, set()).update(entry_params(plan))
     if topic is not None:
         for trigger in topic.triggers:
             needed.setdefault(trigger.resource_type, set()).update(trigger.query_params())

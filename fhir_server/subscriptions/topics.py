@@ -24,6 +24,7 @@ from fhir_server.fhirpath.fallback import rewrite
 from fhir_server.fhirpath.model import R4
 from fhir_server.outcome import FhirError
 from fhir_server.search.criteria import parse_criteria
+from fhir_server.search.matching import entry_params
 from fhir_server.search.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,12 @@ class Trigger:
     fhirpath: FhirPathTest | None = None
 
     def query_params(self) -> frozenset[str]:
+        """The index parameters the query criteria read (search/matching.py)."""
         found: set[str] = set()
         for plan in (self.previous, self.current):
             if plan is not None:
-                found.update(getattr(c, "param", "") for c in plan.clauses)
-        return frozenset(found - {""})
+                found.update(entry_params(plan))
+        return frozenset(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,6 @@
-"""In-memory matching of a search plan finds exactly what the store's search finds."""
+"""In-memory matching of a search plan finds exactly what the store's search finds, also
+with only the index parameters the plan reads extracted; a classic subscription's chains,
+`_has` and `_list`, answered through the store (store_criteria.py), agree with it too."""
 
 from __future__ import annotations
 
@@ -11,13 +13,19 @@ import pytest
 from fhir_server.definitions import load_definitions
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.indexer import Indexer
-from fhir_server.search.matching import matches, plan_params
-from fhir_server.storage.port import RequestContext, StoredVersion, Transaction
+from fhir_server.search.matching import entry_params, matches, plan_params
+from fhir_server.storage.port import (
+    RequestContext,
+    StoredVersion,
+    SubscriptionState,
+    Transaction,
+)
 from fhir_server.storage.sqlite import SqliteStorage
+from fhir_server.subscriptions.store_criteria import split_criteria, store_criteria_hold
 from fhir_server.validation.profile import load_profile_validator
 from tests.conftest import read_tgz_json, shared_path
 
-TYPES = ("Patient", "Observation", "Encounter", "Communication", "ValueSet")
+TYPES = ("Patient", "Observation", "Encounter", "Communication", "ValueSet", "Organization", "List")
 CRITERIA: list[tuple[str, str]] = [
     ("Patient", "gender=female"),
     ("Patient", "gender:not=female"),
@@ -109,11 +117,67 @@ def test_matching_agrees_with_search(loaded, resource_type: str, query: str) -> 
     )
     expected = {v.id for v in found.versions}
     indexer = Indexer(definitions)
-    matched = set()
+    matched, matched_on_read = set(), set()
     for version in versions:
         resource = orjson.loads(version.data)
         if matches(plan, resource, indexer.extract(resource), version.last_updated):
             matched.add(version.id)
+        # what a subscription extracts: the parameters the plan reads, nothing else
+        only = indexer.extract(resource, only=entry_params(plan))
+        if matches(plan, resource, only, version.last_updated):
+            matched_on_read.add(version.id)
     assert matched == expected
+    assert matched_on_read == expected
     indexed = {code for code, _, _ in indexer.indexed(resource_type)}
     assert plan_params(plan) <= indexed
+
+
+# criteria that depend on other resources (each found by the store's search of the whole)
+STORE_CRITERIA: list[tuple[str, str]] = [
+    ("Observation", "subject:Patient.name=peter"),
+    ("Observation", "subject.gender=male&status=final"),
+    ("Observation", "subject:Patient.organization.name=gastro"),
+    ("Observation", "subject:Patient.name=nobody-has-this-name"),
+    ("Encounter", "subject.gender=male,female"),
+    ("Patient", "_has:Observation:patient:code=http://loinc.org|29463-7"),
+    ("Patient", "_has:Observation:subject:_has:List:item:_id=example-no-such"),
+    ("Patient", "gender=male&_has:Encounter:subject:status=finished"),
+    ("Patient", "_list=long"),
+    ("Organization", "_has:Patient:organization:gender=female"),
+]
+_OWNER = SubscriptionState("s", "active", 0, 0, 0, None, None, None, "")
+
+
+@pytest.mark.parametrize(("resource_type", "query"), STORE_CRITERIA)
+def test_store_criteria_agree_with_search(loaded, resource_type: str, query: str) -> None:  # type: ignore[no-untyped-def]
+    definitions, store, loop, versions = loaded
+    criteria = [tuple(part.split("=", 1)) for part in query.split("&")]
+    found = loop.run_until_complete(
+        store.search(RequestContext(), resource_type, criteria, count=1000)
+    )
+    expected = {v.id for v in found.versions}
+
+    def parse(pairs):  # type: ignore[no-untyped-def]
+        return parse_criteria(definitions, resource_type, pairs)
+
+    local, store_criteria = split_criteria(criteria, parse)
+    assert store_criteria, "each query has a criterion the store answers"
+    plan = parse(local)
+    chain_params = {c.param for c in store_criteria if not c.reverse}
+    indexer = Indexer(definitions)
+    matched = set()
+    for version in versions:
+        resource = orjson.loads(version.data)
+        if resource["resourceType"] != resource_type:
+            continue
+        entries = indexer.extract(resource, only=entry_params(plan) | chain_params)
+        if not matches(plan, resource, entries, version.last_updated):
+            continue
+        held = store_criteria_hold(
+            store, _OWNER, store_criteria, resource_type, version.id, entries
+        )
+        if loop.run_until_complete(held):
+            matched.add(version.id)
+    assert matched == expected
+    if "nobody" not in query and "no-such" not in query:
+        assert expected, f"{query} finds something in the examples"

@@ -244,6 +244,75 @@ def test_classic_criteria_subscription(client: TestClient, hook: Receiver, hook2
     assert [r.body for r in hook2.received] == [b""]
 
 
+def test_classic_criteria_with_chains_and_has(
+    client: TestClient, hook: Receiver, hook2: Receiver
+) -> None:
+    """A chain is matched through the references of the version the event names, `_has`
+    by who refers to the resource, both as the store's search finds them."""
+    for oid, name, part_of in (
+        ("region-x", "Region Halland", None),
+        ("kommun-1384", "Kungsbacka kommun", "region-x"),
+        ("kommun-1383", "Varbergs kommun", None),
+    ):
+        org: dict = {"resourceType": "Organization", "id": oid, "name": name}
+        if part_of:
+            org["partOf"] = {"reference": f"Organization/{part_of}"}
+        assert client.put(f"/Organization/{oid}", json=org).is_success
+    chained = {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "two-level chain",
+        "criteria": "Communication?recipient:Organization.partof.name=region"
+        "&category=utskrivningsklar",
+        "channel": {"type": "rest-hook", "endpoint": hook.url, "payload": "application/fhir+json"},
+    }
+    _subscribe(client, chained)
+    patients = [
+        client.post("/Patient", json={"resourceType": "Patient", "gender": g}).json()["id"]
+        for g in ("female", "male")
+    ]
+    reverse = {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "reverse chain",
+        "criteria": "Patient?_has:Communication:subject:category=utskrivningsklar",
+        "channel": {"type": "rest-hook", "endpoint": hook2.url, "payload": "application/fhir+json"},
+    }
+    _subscribe(client, reverse)
+    wanted = client.post(
+        "/Communication",
+        json={
+            **communication("Organization/kommun-1384", "ja", category="utskrivningsklar"),
+            "subject": {"reference": f"Patient/{patients[0]}"},
+        },
+    ).json()
+    for recipient, category in (
+        ("Organization/kommun-1384", "inskrivningsmeddelande"),  # the chain, not the category
+        ("Organization/kommun-1383", "utskrivningsklar"),  # not part of Region Halland
+        ("Organization/no-such", "utskrivningsklar"),  # nothing to chain to
+    ):
+        client.post("/Communication", json=communication(recipient, "nej", category=category))
+    for pid in patients:  # only the first has a utskrivningsklar Communication about it
+        body = client.get(f"/Patient/{pid}").json()
+        assert client.put(f"/Patient/{pid}", json={**body, "active": True}).is_success
+    hook.wait_for(lambda r: len(r.received) >= 1, what="the Communication through the chain")
+    hook2.wait_for(lambda r: len(r.received) >= 1, what="the Patient by _has")
+    time.sleep(0.5)
+    assert [r.json()["id"] for r in hook.received] == [wanted["id"]]
+    assert [r.json()["id"] for r in hook2.received] == [patients[0]]
+
+
+def test_a_topic_filter_cannot_chain(client: TestClient, hook: Receiver) -> None:
+    body = subscription(
+        COMMUNICATION_TOPIC,
+        hook.url,
+        filters=("Communication?recipient:Organization.name=kungsbacka",),
+    )
+    sid = _subscribe(client, body)
+    _wait_status(client, sid, "error")
+    assert "a filter cannot chain" in _status(client, sid)["error"]["text"]
+
+
 def test_unusable_subscription_goes_to_error(client: TestClient, hook: Receiver) -> None:
     body = subscription(COMMUNICATION_TOPIC, "http://10.1.2.3/hook", "id-only")
     sid = _subscribe(client, body)

@@ -10,6 +10,7 @@ from fhir_server.definitions import Definitions, load_definitions
 from fhir_server.search.criteria import parse_criteria
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
+from fhir_server.search.matching import entry_params
 from fhir_server.search.plan import Plan
 from fhir_server.subscriptions.candidates import CandidateIndex
 
@@ -18,6 +19,10 @@ from fhir_server.subscriptions.candidates import CandidateIndex
 class Spec:  # what the index reads of a SubscriptionSpec: a classic search
     id: str
     classic: Plan
+
+    @property
+    def params(self) -> dict[str, frozenset[str]]:
+        return {self.classic.resource_type: entry_params(self.classic)}
 
     def resource_types(self) -> frozenset[str]:
         return frozenset({self.classic.resource_type})
@@ -78,3 +83,20 @@ def test_a_type_whose_subscriptions_are_all_gone_is_wanted_no_more(
     assert index.select("Communication", entries) == set()
     index.add(keyed)  # type: ignore[arg-type]
     assert index.select("Communication", entries) == {"a"}
+
+
+def test_a_change_is_extracted_for_the_parameters_its_subscriptions_read(
+    definitions: Definitions,
+) -> None:
+    index = CandidateIndex()
+    index.add(_spec(definitions, "a", "Communication?recipient=Organization/kommun-1"))  # type: ignore[arg-type]
+    index.add(_spec(definitions, "b", "Communication?category=utskrivningsklar&_content=fall"))  # type: ignore[arg-type]
+    index.add(_spec(definitions, "p", "Patient?identifier:of-type=http://x|MR|1"))  # type: ignore[arg-type]
+    assert index.params("Communication") == {"recipient", "category", "_content"}
+    assert index.params("Patient") == {"identifier:of-type"}
+    index.remove("b")
+    assert index.params("Communication") == {"recipient"}
+    index.add(_spec(definitions, "a", "Communication?sent=gt2026"))  # type: ignore[arg-type]
+    assert index.params("Communication") == {"sent"}  # a changed subscription reads anew
+    index.remove("a")
+    assert index.params("Communication") == frozenset()

@@ -10,6 +10,7 @@ import pytest
 from fhir_server import fhirjson
 from fhir_server.definitions import Definitions
 from fhir_server.search.dates import EARLIEST, LATEST, date_range
+from fhir_server.search.fulltext import NARRATIVE
 from fhir_server.search.index import IndexEntries
 from fhir_server.search.indexer import Indexer
 from fhir_server.search.text import normalise
@@ -473,3 +474,49 @@ def test_contained_resources_are_indexed_as_their_own_type(indexer: Indexer) -> 
     assert not rows(entries, "strings", "family")
     assert rows(entries, "tokens", "status") == [(None, "active", None)]
     assert indexer.extract({"resourceType": "Patient", "id": "p"}).contained == []
+
+
+_TABLES = ("strings", "tokens", "references", "dates", "numbers", "quantities", "uris")
+
+
+def _rows_of(entries: IndexEntries, codes: set[str]) -> dict[str, list[Any]]:
+    """Each table's rows of these parameters (and their `P:identifier`/`P:of-type`)."""
+
+    def wanted(param: str) -> bool:
+        return param in codes or param.split(":", 1)[0] in codes
+
+    found = {t: sorted((r for r in getattr(entries, t) if wanted(r[0])), key=repr) for t in _TABLES}
+    found["composites"] = sorted((r for r in entries.composites if wanted(r[0])), key=repr)
+    return found
+
+
+def test_extract_only_gives_the_rows_of_those_parameters(r4_definitions: Definitions) -> None:
+    """What a subscription extracts (`only`) is, parameter by parameter, what is stored:
+    over every resource of the official examples, random subsets of its type's parameters
+    (with derived and full-text codes)."""
+    from tests.conftest import read_tgz_json, shared_path
+
+    indexer = Indexer(r4_definitions)
+    pick = random.Random(20261205)
+    archive = shared_path("examples/hl7.fhir.r4.examples-4.0.1.tgz")
+    checked = 0
+    for _, resource in read_tgz_json(archive):
+        rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+        if rtype not in r4_definitions.resource_types:
+            continue
+        codes = [code for code, _, _ in indexer.indexed(rtype)]
+        codes += [code for code, _, _ in indexer.derived(rtype)]
+        codes += ["_text", "_content"]
+        only = frozenset(pick.sample(codes, k=pick.randint(1, min(len(codes), 6))))
+        full, part = indexer.extract(resource), indexer.extract(resource, only=only)
+        bases = {code.split(":", 1)[0] for code in only}
+        assert _rows_of(part, bases) == _rows_of(full, bases), (rtype, resource.get("id"), only)
+        # `_text` words are kept marked (search_words), `_content` words as they are
+        marked = {w for w in full.words if w.startswith(NARRATIVE)}
+        wanted = (marked if "_text" in only else set()) | (
+            set(full.words) - marked if "_content" in only else set()
+        )
+        assert set(part.words) == wanted, (rtype, resource.get("id"), only)
+        assert part.contained == []
+        checked += 1
+    assert checked > 5000
