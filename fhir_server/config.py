@@ -104,14 +104,16 @@ class Settings(BaseSettings):
     # it holds a lease on, renewed every third of this (seconds); a stopped process's
     # subscriptions move to another after at most this long.
     subscription_lease_seconds: float = 15.0
-    # On the embedded SQLite store, rest-hook notifications can be sent by a second process
+    # On the embedded SQLite store, rest-hook notifications are sent by a second process
     # (`fhir-server subscriptions-worker`, started, watched and stopped by the server), so
-    # that delivering them takes less of the server's CPU time from requests (measured with
-    # bench/subscriptions.py, 100 subscriptions, one notification per write: writes −13 %
-    # instead of −22 % (medians of 3 to 5 rounds), notification latency p50 ~7 ms instead
-    # of ~4 ms; one more process, ~210 MB). Off (the default): the server process delivers
-    # them itself. Ignored on PostgreSQL, where every server process delivers its share.
-    subscription_process: bool = False
+    # that matching, numbering and sending them takes little of the server's CPU time from
+    # requests and a slow or failing receiver never competes with them (measured with
+    # bench/subscriptions.py, 100 subscriptions, one notification per write: writes −5 to
+    # −7 % instead of −22 % in the server process (medians of 3 rounds); notification latency
+    # p50 ~4 ms, p99 ~9 ms at 200 writes/s; one more process, ~210 MB). False: the server
+    # process delivers them itself. Ignored on PostgreSQL, where every server process
+    # delivers its share.
+    subscription_process: bool = True
     # How long a websocket binding token is valid (seconds).
     subscription_ws_token_seconds: int = 600
     # TLS of rest-hook endpoints (https): a PEM file of further CAs their certificates may

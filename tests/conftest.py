@@ -19,6 +19,12 @@ from tests.support.server_process import ServerProcess
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "fhir-data"
 
+# The apps and server processes of the tests deliver rest-hook notifications themselves: the
+# default, a worker process beside every SQLite server, would start a second interpreter
+# for each of hundreds of apps. The worker is tested where it is named
+# (tests/subscriptions/test_worker_process.py, test_e2e.py both ways).
+os.environ.setdefault("FHIR_SERVER_SUBSCRIPTION_PROCESS", "false")
+
 
 def shared_path(relative: str) -> Path:
     path = SHARED / relative

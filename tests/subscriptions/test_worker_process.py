@@ -131,8 +131,14 @@ def _assert_all_in_order(hook: Receiver, written: list[str]) -> None:
     assert [focus[n] for n in range(1, len(written) + 1)] == written
 
 
-def test_the_worker_process_delivers_rest_hooks(tmp_path: Path, hook: Receiver) -> None:
-    server = ServerProcess(tmp_path / "data", **ENV).start()
+def test_the_worker_process_delivers_rest_hooks(
+    tmp_path: Path, hook: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without FHIR_SERVER_SUBSCRIPTION_PROCESS (the default on SQLite), as a fresh
+    install runs: the server starts the worker and the worker sends."""
+    monkeypatch.delenv("FHIR_SERVER_SUBSCRIPTION_PROCESS", raising=False)
+    default = {k: v for k, v in ENV.items() if k != "FHIR_SERVER_SUBSCRIPTION_PROCESS"}
+    server = ServerProcess(tmp_path / "data", **default).start()
     try:
         worker = worker_of(server)
         assert server.proc is not None and worker != server.proc.pid

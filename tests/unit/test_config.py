@@ -7,14 +7,18 @@ from pathlib import Path
 import pytest
 
 from fhir_server.config import Settings
+from fhir_server.storage.configured import subscription_worker_wanted
 
 
 def test_defaults_need_no_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("FHIR_SERVER_PORT", "FHIR_SERVER_CONFIG", "FHIR_SERVER_DATA_DIR"):
-        monkeypatch.delenv(name, raising=False)
+    for name in ("PORT", "CONFIG", "DATA_DIR", "SUBSCRIPTION_PROCESS", "DATABASE_URL"):
+        monkeypatch.delenv(f"FHIR_SERVER_{name}", raising=False)
     settings = Settings()
     assert settings.port == 8080
     assert settings.sqlite_path == Path("fhir-data") / "fhir.sqlite3"
+    # rest-hook delivery in the worker process beside a SQLite server; not on PostgreSQL
+    assert subscription_worker_wanted(settings)
+    assert not subscription_worker_wanted(Settings(database_url="postgresql://db/fhir"))
 
 
 def test_environment_and_toml(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
