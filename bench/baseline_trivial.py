@@ -14,6 +14,13 @@ and measures it with the same load generator as bench/crud.py:
 
 The stub CRUD has no validation, no storage, no FHIR rules: it is what FastAPI +
 uvicorn cost for the same traffic, i.e. an upper bound for bench/crud.py's figures.
+
+`--floor validate` makes the stub's create and update also check the resource as the
+server does on every write (fhir_server/interactions/incoming.py: the R4 JSON schema with
+jsonschema-rs, the rules the schema misses, profiles on write); `--floor index` also
+extracts its search index entries (fhir_server/search/indexer.py, every R4 parameter and
+full text), which every write stores. Still no storage, no FHIR REST: the throughput no
+implementation of the server's writes can pass in one process on this machine.
 """
 
 import argparse
@@ -26,13 +33,38 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def make_app() -> Any:
+FLOORS = ("none", "validate", "index")
+
+
+def _write_work(floor: str) -> Any:
+    """What the stub does with a resource besides keeping it: the server's checks, and its
+    index extraction (see the module docstring)."""
+    if floor == "none":
+        return lambda resource: None
+    from fhir_server.app import build_runtime
+    from fhir_server.config import Settings
+    from fhir_server.interactions.incoming import check_resource
+    from fhir_server.search.indexer import Indexer
+
+    runtime = build_runtime(Settings(data_dir=Path(tempfile.mkdtemp()), insecure_no_auth=True))
+    indexer = Indexer(runtime.definitions)
+
+    def work(resource: dict[str, Any]) -> None:
+        check_resource(runtime, resource, "Patient")
+        if floor == "index":
+            indexer.extract(resource)
+
+    return work
+
+
+def make_app(floor: str = "none") -> Any:
     import uuid
 
     import orjson
     from fastapi import FastAPI, Request, Response
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    write_work = _write_work(floor)
     store: dict[str, bytes] = {}
     versions: dict[str, int] = {}
     media = "application/fhir+json; charset=utf-8"
@@ -70,6 +102,7 @@ def make_app() -> Any:
         resource = orjson.loads(await request.body())
         if resource.get("resourceType") != "Patient":
             return Response(b'{"resourceType":"OperationOutcome"}', 400, media_type=media)
+        write_work(resource)
         rid = str(uuid.uuid4())
         data = stamp(resource, rid)
         base = str(request.base_url).rstrip("/")
@@ -95,18 +128,19 @@ def make_app() -> Any:
         resource = orjson.loads(await request.body())
         if resource.get("id") != rid:
             return Response(b'{"resourceType":"OperationOutcome"}', 400, media_type=media)
+        write_work(resource)
         data = stamp(resource, rid)
         return Response(data, media_type=media, headers={"ETag": f'W/"{versions[rid]}"'})
 
     return app
 
 
-def serve(port: int) -> None:
+def serve(port: int, floor: str = "none") -> None:
     import uvicorn
 
     # the same settings as fhir_server/cli.py
     uvicorn.run(
-        make_app(),
+        make_app(floor),
         host="127.0.0.1",
         port=port,
         log_level="info",
@@ -125,6 +159,7 @@ def run_baseline(
     loadgen_processes: int = 1,
     log: Any = print,
     quiet: tuple[float, float] | None = None,
+    floor: str = "none",
 ) -> list[dict[str, Any]]:
     """The trivial endpoint and the stub CRUD at each concurrency; one result per phase."""
     import benchlib
@@ -135,7 +170,15 @@ def run_baseline(
         with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
             work = Path(tmp)
             server = benchlib.Server(
-                [sys.executable, str(Path(__file__).resolve()), "serve", "--port", str(port)],
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--floor",
+                    floor,
+                ],
                 port,
                 work / "server.log",
                 "/metadata",
@@ -170,6 +213,7 @@ def run_baseline(
                 rss = server.peak_rss_kb()
             for r in [trivial, trivial_dict, *seq["phases"]]:
                 r["server"] = "baseline_trivial"
+                r["floor"] = floor
                 r["server_peak_rss_kb"] = rss
                 results.append(r)
             for p in seq["problems"]:
@@ -185,7 +229,9 @@ def main() -> None:
         ap = argparse.ArgumentParser()
         ap.add_argument("serve")
         ap.add_argument("--port", type=int, required=True)
-        serve(ap.parse_args().port)
+        ap.add_argument("--floor", choices=FLOORS, default="none")
+        served = ap.parse_args()
+        serve(served.port, served.floor)
         return
     ap = argparse.ArgumentParser(description="trivial FastAPI baseline (the ceiling)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
@@ -196,11 +242,20 @@ def main() -> None:
     ap.add_argument("--loadgen-processes", type=int, default=1)
     ap.add_argument("--quiet-limit", type=float, default=15.0)
     ap.add_argument("--quiet-wait", type=float, default=60.0)
+    ap.add_argument(
+        "--floor",
+        choices=FLOORS,
+        default="none",
+        help="the stub's writes also validate (validate), and extract index entries (index)",
+    )
     args = ap.parse_args()
     generator = benchlib.choose_generator(args.generator)
     facts = benchlib.machine_facts(generator)
     benchlib.print_facts(facts)
-    print(f"baseline: trivial FastAPI app, one uvicorn process, {args.duration:.0f}s per phase")
+    print(
+        f"baseline: trivial FastAPI app, one uvicorn process, {args.duration:.0f}s per phase,"
+        f" writes: {args.floor if args.floor != 'none' else 'parse and keep'}"
+    )
     print(benchlib.HEADER)
     results = run_baseline(
         generator,
@@ -210,6 +265,7 @@ def main() -> None:
         args.wrk_threads,
         args.loadgen_processes,
         quiet=(args.quiet_limit, args.quiet_wait) if args.quiet_wait > 0 else None,
+        floor=args.floor,
     )
     path = benchlib.write_results(
         "baseline", {"machine": facts, "results": results, "duration_s": args.duration}

@@ -228,8 +228,9 @@ def main() -> None:
     parser.add_argument(
         "--subscription-process",
         choices=("on", "off"),
-        default="off",
-        help="rest-hook delivery in the server's worker process (FHIR_SERVER_SUBSCRIPTION_PROCESS)",
+        default="on",
+        help="rest-hook delivery in the server's worker process (FHIR_SERVER_SUBSCRIPTION_PROCESS;"
+        " on: the server's default on SQLite)",
     )
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--receiver-out", type=Path, help=argparse.SUPPRESS)
