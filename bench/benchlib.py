@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,9 @@ class Server:
         self.log_path = log_path
         self.ready_path = ready_path
         self.proc: subprocess.Popen[bytes] | None = None
-        self._cpu_mark = 0.0
+        # CPU seconds so far of the database server the server uses, when it has one of its
+        # own processes (PostgreSQL): measured phases then report it apart
+        self.database_cpu: Callable[[], float] | None = None
 
     def start(self, timeout: float = 60.0) -> None:
         log = open(self.log_path, "wb")  # noqa: SIM115 - kept open for the child's life
@@ -107,13 +110,9 @@ class Server:
         return proc_status_kb(self.pid, "VmRSS")
 
     def cpu_seconds(self) -> float:
-        """user+system CPU of the server process (all its threads) so far."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks = os.sysconf("SC_CLK_TCK")
-            return (int(fields[11]) + int(fields[12])) / ticks
-        except (OSError, IndexError, ValueError):
-            return float("nan")
+        """user+system CPU so far of the server's processes: the one started, and those it
+        started (uvicorn workers, the subscription worker), all their threads."""
+        return tree_cpu_seconds(self.pid)
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -582,7 +581,9 @@ def measured_phase(
     spy = None
     if profile is not None:
         spy = _start_py_spy(server.pid, duration, profile / f"{phase}-c{concurrency}.pyspy.txt")
+    database = server.database_cpu
     cpu0 = server.cpu_seconds()
+    db0 = database() if database is not None else 0.0
     busy0 = machine_busy_seconds()
     t0 = time.monotonic()
     result = run_phase(generator, server.base, phase, duration, concurrency, **kw)
@@ -590,13 +591,53 @@ def measured_phase(
     if spy is not None:
         result["profile"] = _finish_py_spy(*spy)
     server_cpu = server.cpu_seconds() - cpu0
+    db_cpu = database() - db0 if database is not None else 0.0
     busy = machine_busy_seconds() - busy0
     result["server_cpu_pct"] = round(100 * server_cpu / wall, 1)
+    requests = max(1, int(result.get("requests") or 0))
+    result["server_cpu_ms_per_request"] = round(1000 * server_cpu / requests, 3)
+    if database is not None:
+        result["database_cpu_pct"] = round(100 * db_cpu / wall, 1)
+        result["database_cpu_ms_per_request"] = round(1000 * db_cpu / requests, 3)
     gen_cpu = result.get("generator_cpu_s") or 0.0
     result["generator_cpu_pct"] = round(100 * gen_cpu / wall, 1)
-    result["other_cpu_pct"] = round(max(0.0, 100 * (busy - server_cpu - gen_cpu) / wall), 1)
+    other = busy - server_cpu - db_cpu - gen_cpu
+    result["other_cpu_pct"] = round(max(0.0, 100 * other / wall), 1)
     result["server_rss_kb_after"] = server.rss_kb()
     return result
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """user+system CPU so far of a process and its descendants (living ones, and the ended
+    ones it waited for, which the kernel adds to its children's time); NaN when it is gone."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields is not None:
+                parents[int(entry.name)] = int(fields[1])
+    tree, grown = {root}, True
+    while grown:
+        found = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= found
+        grown = bool(found)
+    ticks = 0
+    root_fields = _stat(root)
+    if root_fields is None:
+        return float("nan")
+    ticks += int(root_fields[13]) + int(root_fields[14])  # waited-for children
+    for pid in tree:
+        fields = _stat(pid)
+        if fields is not None:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def write_results(name: str, payload: dict[str, Any]) -> Path:

@@ -26,7 +26,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from resource import RUSAGE_CHILDREN, getrusage
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +48,24 @@ SYNTHEA = ROOT.parent / "shared" / "fhir-data" / "synthea" / "synthea-r4-40-pati
 _RATE = re.compile(r"imported ([\d,]+) resources .* in ([\d.]+) s \(([\d,]+) resources/s\)")
 
 
+# CPU seconds so far of the PostgreSQL cluster's processes (set once it runs)
+database_cpu: Callable[[], float] | None = None
+
+
+def cluster_cpu(cluster: pg_cluster.Cluster) -> Callable[[], float]:
+    """The postmaster, its backends and helpers, and the ended ones it waited for."""
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split("\n", 1)[0])
+    return lambda: benchlib.tree_cpu_seconds(postmaster)
+
+
+def cpu_line(result: dict[str, Any], what: str = "request") -> str:
+    """Where a phase's CPU went, per request: the server's processes and the database's."""
+    line = f"   CPU per {what}: server {result['server_cpu_ms_per_request']:.3f} ms"
+    if "database_cpu_ms_per_request" in result:
+        line += f", database {result['database_cpu_ms_per_request']:.3f} ms"
+    return line
+
+
 def start_server(
     args: argparse.Namespace, store: str, work: Path, env: dict[str, str], log: str
 ) -> tuple[benchlib.Server, list[str]]:
@@ -57,6 +77,8 @@ def start_server(
     os.environ.update(env)
     try:
         server = benchlib.Server(argv, port, work / log, "/metadata")
+        if store == "postgres":
+            server.database_cpu = database_cpu
         server.start(timeout=300)
     finally:
         os.environ.clear()
@@ -76,13 +98,19 @@ def crud(
         )
     finally:
         server.stop()
+    for phase in seq["phases"]:
+        print(f"{cpu_line(phase)} ({phase['phase']})")
     for problem in seq["problems"]:
         print(f"   PROBLEM: {problem}")
     return seq
 
 
 def import_rate(store_options: list[str], bundles: Path, workers: int) -> dict[str, Any]:
+    """The import's rate, and its CPU (all its processes, start-up included; the
+    database's apart) per resource."""
     started = time.monotonic()
+    children0 = getrusage(RUSAGE_CHILDREN)
+    db0 = database_cpu() if database_cpu is not None and "--database-url" in store_options else None
     done = subprocess.run(
         [sys.executable, "-m", "fhir_server", "import", str(bundles), *store_options,
          "--workers", str(workers)],
@@ -92,14 +120,21 @@ def import_rate(store_options: list[str], bundles: Path, workers: int) -> dict[s
     found = _RATE.search(done.stdout)
     if done.returncode != 0 or found is None:
         return {"error": (done.stdout + done.stderr)[-2000:], "wall_s": wall}
+    children = getrusage(RUSAGE_CHILDREN)
+    cpu = (children.ru_utime - children0.ru_utime) + (children.ru_stime - children0.ru_stime)
     resources = int(found.group(1).replace(",", ""))
-    return {
+    figures = {
         "resources": resources,
         "load_s": float(found.group(2)),
         "rate": int(found.group(3).replace(",", "")),
         "wall_s": round(wall, 2),  # with start-up: definitions, workers, migrations
         "rate_wall": round(resources / wall),
+        "import_cpu_ms_per_resource": round(1000 * cpu / max(1, resources), 3),
     }
+    if db0 is not None and database_cpu is not None:
+        db = database_cpu() - db0
+        figures["database_cpu_ms_per_resource"] = round(1000 * db / max(1, resources), 3)
+    return figures
 
 
 def write_copies(path: Path, resources: int) -> int:
@@ -136,12 +171,14 @@ def search_mix(
             )
             out["latency"][kind] = r
             print(search_bench.format_row(kind, r, facts.get(kind)), flush=True)
+            print(cpu_line(r, "search"))
         file = search_bench.write_urls(work / "urls-mix.txt", search_bench.interleave(urls))
         mix = benchlib.measured_phase(
             server, "wrk", "search", args.search_duration, args.concurrency, ids_in=file
         )
         out["mix"] = mix
         print(search_bench.format_row("mix", mix, None), flush=True)
+        print(cpu_line(mix, "search"))
         for kind, r in [*out["latency"].items(), ("mix", mix)]:
             if r["errors"]:
                 out["problems"].append(f"{store} {kind}: {r['errors']} errors: {r['first_error']}")
@@ -171,6 +208,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fhir-bench-pg-") as temp:
         base = Path(temp)
         cluster = pg_cluster.Cluster(base / "pg", durable=True).start()
+        global database_cpu
+        database_cpu = cluster_cpu(cluster)
         try:
             for store in ("sqlite", "postgres"):
                 work = base / store
