@@ -17,7 +17,7 @@ from fhir_server.app import create_app
 from fhir_server.auth.policy import SUBSETTED
 from fhir_server.config import Settings
 from tests.subscriptions.receiver import Receiver, receiver
-from tests.subscriptions.topics import subscription, topic
+from tests.subscriptions.topics import classic_subscription, subscription, topic
 from tests.support.smart import bearer, server_token
 
 BASE = "http://fhir.test/fhir"
@@ -97,17 +97,7 @@ def test_protected_identity_is_left_out_of_notifications(
     )
     assert created.status_code == 201, created.text
     sid = created.json()["id"]
-    classic = {
-        "resourceType": "Subscription",
-        "status": "requested",
-        "reason": "classic",
-        "criteria": "Patient?gender=female",
-        "channel": {
-            "type": "rest-hook",
-            "endpoint": classic_hook.url,
-            "payload": "application/fhir+json",
-        },
-    }
+    classic = classic_subscription("Patient?gender=female", classic_hook.url)
     assert secure.post("/Subscription", json=classic, headers=owner).status_code == 201
     hook.wait_for(lambda r: len(r.bundles()) >= 1, what="handshake")
     time.sleep(0.3)  # the classic subscription active too (it has no handshake)

@@ -12,6 +12,7 @@ from tests.subscriptions.receiver import Receiver, event_numbers, status_of
 from tests.subscriptions.topics import (
     COMMUNICATION_TOPIC,
     FINISHED_TOPIC,
+    classic_subscription,
     communication,
     subscription,
 )
@@ -218,16 +219,9 @@ def test_heartbeat_at_the_requested_period(client: TestClient, hook: Receiver) -
 
 def test_classic_criteria_subscription(client: TestClient, hook: Receiver, hook2: Receiver) -> None:
     """R4 criteria: matched as search matches; the resource is the payload, or an empty POST."""
-    classic = {
-        "resourceType": "Subscription",
-        "status": "requested",
-        "reason": "classic",
-        "criteria": "Communication?recipient=Organization/kommun-0880&category=utskrivningsklar",
-        "channel": {"type": "rest-hook", "endpoint": hook.url, "payload": "application/fhir+json"},
-    }
-    _subscribe(client, classic)
-    ping = {**classic, "channel": {"type": "rest-hook", "endpoint": hook2.url}}
-    _subscribe(client, ping)
+    criteria = "Communication?recipient=Organization/kommun-0880&category=utskrivningsklar"
+    _subscribe(client, classic_subscription(criteria, hook.url))
+    _subscribe(client, classic_subscription(criteria, hook2.url, payload=None))
     client.post("/Communication", json=communication("Organization/kommun-0880", "no"))
     wanted = client.post(
         "/Communication",
@@ -258,27 +252,14 @@ def test_classic_criteria_with_chains_and_has(
         if part_of:
             org["partOf"] = {"reference": f"Organization/{part_of}"}
         assert client.put(f"/Organization/{oid}", json=org).is_success
-    chained = {
-        "resourceType": "Subscription",
-        "status": "requested",
-        "reason": "two-level chain",
-        "criteria": "Communication?recipient:Organization.partof.name=region"
-        "&category=utskrivningsklar",
-        "channel": {"type": "rest-hook", "endpoint": hook.url, "payload": "application/fhir+json"},
-    }
-    _subscribe(client, chained)
+    chained = "Communication?recipient:Organization.partof.name=region&category=utskrivningsklar"
+    _subscribe(client, classic_subscription(chained, hook.url))
     patients = [
         client.post("/Patient", json={"resourceType": "Patient", "gender": g}).json()["id"]
         for g in ("female", "male")
     ]
-    reverse = {
-        "resourceType": "Subscription",
-        "status": "requested",
-        "reason": "reverse chain",
-        "criteria": "Patient?_has:Communication:subject:category=utskrivningsklar",
-        "channel": {"type": "rest-hook", "endpoint": hook2.url, "payload": "application/fhir+json"},
-    }
-    _subscribe(client, reverse)
+    reverse = "Patient?_has:Communication:subject:category=utskrivningsklar"
+    _subscribe(client, classic_subscription(reverse, hook2.url))
     wanted = client.post(
         "/Communication",
         json={

@@ -71,6 +71,22 @@ def finished_topic() -> dict[str, Any]:
     )
 
 
+def classic_subscription(
+    criteria: str, endpoint: str, payload: str | None = "application/fhir+json"
+) -> dict[str, Any]:
+    """An R4 criteria subscription (a search) on a rest-hook; payload None: empty POSTs."""
+    channel: dict[str, Any] = {"type": "rest-hook", "endpoint": endpoint}
+    if payload is not None:
+        channel["payload"] = payload
+    return {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "classic",
+        "criteria": criteria,
+        "channel": channel,
+    }
+
+
 def subscription(
     criteria: str,
     endpoint: str,
