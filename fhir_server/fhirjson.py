@@ -18,10 +18,36 @@ import orjson
 # numbers whose float form would print differently: 1.50, 0.12345678901234567, 1e3. Two
 # patterns, each starting with a fixed character set the regex engine scans for quickly
 # (one alternation of both is ~40 times slower on a typical resource). Text in strings can
-# match too; that only costs the slower exact parse.
+# match too ("v2.4.0-100" in a narrative); a fraction's match counts only where a number
+# can stand (_is_number_at), so such text does not cost the slower exact parse.
 _INEXACT_FRACTION = re.compile(rb"\.[0-9]*0(?![0-9])|\.[0-9]{16,}")
 _EXPONENT_NUMBER = re.compile(rb"[:\[,]\s*-?[0-9]+(?:\.[0-9]+)?[eE][-+]?[0-9]")
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+
+
+_DIGITS = frozenset(b"0123456789")
+_BLANK = frozenset(b" \t\r\n")
+_BEFORE_VALUE = frozenset(b":[,")
+
+
+def _is_number_at(data: bytes, dot: int) -> bool:
+    """Whether the "." at `dot` is in a JSON number: digits before it, then an optional
+    minus, blanks, and what a value follows (":", "[" or ","). Erring only one way: a
+    string's text can look so too, which costs the exact parse, never a lost precision."""
+    i = dot - 1
+    while i >= 0 and data[i] in _DIGITS:
+        i -= 1
+    if i == dot - 1:
+        return False  # a number has digits before its fraction
+    if i >= 0 and data[i] == 0x2D:  # -
+        i -= 1
+    while i >= 0 and data[i] in _BLANK:
+        i -= 1
+    return i < 0 or data[i] in _BEFORE_VALUE
+
+
+def _has_inexact_fraction(data: bytes) -> bool:
+    return any(_is_number_at(data, m.start()) for m in _INEXACT_FRACTION.finditer(data))
 
 
 def _has_exponent(data: bytes) -> bool:
@@ -58,7 +84,7 @@ def _default(value: Any) -> Any:
 def loads(raw: bytes | str) -> Any:
     """Parse JSON; raises ValueError (orjson.JSONDecodeError is one) when it is not JSON."""
     data = raw.encode() if isinstance(raw, str) else raw
-    if _INEXACT_FRACTION.search(data) is None and not _has_exponent(data):
+    if not _has_inexact_fraction(data) and not _has_exponent(data):
         return orjson.loads(data)
     orjson.loads(data)  # the same strictness as the fast path (no NaN, valid UTF-8)
     return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)

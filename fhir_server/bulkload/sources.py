@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -20,6 +20,8 @@ class Unit:
     raw: bytes
     line: bool  # an NDJSON line (one resource) rather than a whole JSON file
 
+
+_CHUNK_BYTES = 512 * 1024  # units handed to a worker process at once
 
 _ARCHIVES = (".tgz", ".tar.gz", ".tar")
 _NDJSON = (".ndjson", ".ndjson.gz")
@@ -69,3 +71,17 @@ def _stream(where: str, name: str, handle: IO[bytes]) -> Iterator[Unit]:
                 yield Unit(f"{where}:{number}", line, line=True)
     else:
         yield Unit(where, handle.read(), line=False)
+
+
+def chunks(units: Iterable[Unit]) -> Iterator[list[Unit]]:
+    """The units in lists of about _CHUNK_BYTES, in their order."""
+    chunk: list[Unit] = []
+    size = 0
+    for unit in units:
+        chunk.append(unit)
+        size += len(unit.raw)
+        if size >= _CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk

@@ -250,11 +250,19 @@ class Storage(Protocol):
         commit. An exception from the job rolls back all of its writes and is re-raised."""
         ...
 
-    async def load(self, ctx: RequestContext, items: Sequence[NewVersion]) -> list[StoredVersion]:
+    async def load(
+        self,
+        ctx: RequestContext,
+        items: Sequence[NewVersion],
+        locked: Callable[[], None] | None = None,
+    ) -> list[StoredVersion]:
         """Bulk load (`fhir-server import`): store every item as one `write` each would, in
         one transaction (a resource that exists gets a new version; one that appears twice
         gets two), by the fastest means the store has. Returns the stored versions in order.
-        """
+
+        `locked` is called once the items' identities are held: a load or write of any of
+        them started after that call stores after this one (loads in several processes
+        keep the order of their sources that way, and still overlap)."""
         ...
 
     async def outbox_after(self, seq: int, limit: int) -> list[dict[str, Any]]:

@@ -42,8 +42,12 @@ def _import(options: list[str], *paths: Path, workers: int = 0) -> int:
     return int(exited.value.code or 0)
 
 
+@pytest.mark.parametrize("workers", [0, 2])
 def test_ndjson_bad_lines_reported_rest_loaded(
-    target: tuple[list[str], Settings], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    target: tuple[list[str], Settings],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    workers: int,
 ) -> None:
     source = tmp_path / "mixed.ndjson"
     lines = [
@@ -58,7 +62,7 @@ def test_ndjson_bad_lines_reported_rest_loaded(
     source.write_bytes(
         b"\n".join(line.encode() if isinstance(line, str) else orjson.dumps(line) for line in lines)
     )
-    assert _import(target[0], source) == 1  # some lines were not imported
+    assert _import(target[0], source, workers=workers) == 1  # some were not imported
     out = capsys.readouterr().out
     assert "imported 3 resources from 6 units" in out
     assert f"{source}:2: not JSON" in out
@@ -161,3 +165,43 @@ def test_postgres_statistics_fresh_after_an_import(postgres_url: str, tmp_path: 
     found = asyncio.run(analysed())
     assert set(found) == {"resource", "version", "idx_token"}
     assert all(when is not None for when in found.values()), found
+
+
+def test_the_same_ids_across_many_chunks_end_in_source_order(
+    target: tuple[list[str], Settings], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rounds of updates to the same 40 patients over ~3 MB of NDJSON: several chunks, two
+    worker processes (on PostgreSQL each stores its own chunks, their loads overlapping).
+    Every patient ends with one version per round, the last round's current, and its
+    history in round order."""
+    rounds, patients = 12, 40
+    padding = "x" * 6000  # ~6 KB a line: a chunk (512 KB) holds about two rounds
+    lines = [
+        orjson.dumps(
+            {
+                "resourceType": "Patient",
+                "id": f"p{n}",
+                "name": [{"family": f"Round{r}", "text": padding}],
+                "birthDate": f"{1900 + r}-01-01",
+            }
+        )
+        for r in range(rounds)
+        for n in range(patients)
+    ]
+    source = tmp_path / "rounds.ndjson"
+    source.write_bytes(b"\n".join(lines))
+    assert source.stat().st_size > 5 * 512 * 1024
+    assert _import(target[0], source, workers=2) == 0
+    assert f"imported {rounds * patients:,} resources" in capsys.readouterr().out
+    with TestClient(create_app(target[1])) as client:
+        for n in range(patients):
+            current = client.get(f"/Patient/p{n}").json()
+            assert current["meta"]["versionId"] == str(rounds), n
+            assert current["name"][0]["family"] == f"Round{rounds - 1}", n
+            history = client.get(f"/Patient/p{n}/_history", params={"_count": 50}).json()
+            families = [e["resource"]["name"][0]["family"] for e in history["entry"]]
+            assert families == [f"Round{r}" for r in reversed(range(rounds))], n
+        # indexed as the last round: no stale index rows of earlier rounds
+        assert client.get("/Patient", params={"birthdate": "1900-01-01"}).json()["total"] == 0
+        last = client.get("/Patient", params={"birthdate": f"{1900 + rounds - 1}-01-01"})
+        assert last.json()["total"] == patients

@@ -15,16 +15,44 @@ from fhir_server import fhirjson
         b'{"a":-3.0e+10}',
         b'{"a":0.12345678901234567891}',
         b'{"a":100.000,"b":"text 1.50"}',
+        b"[1.10]",
+        b"1.0",
     ],
 )
 def test_exact_numbers_round_trip(raw: bytes) -> None:
     assert fhirjson.dumps(fhirjson.loads(raw)) == raw
 
 
+@pytest.mark.parametrize(
+    ("raw", "printed"),
+    [
+        (b'{"a":"v2.4.0-100","b":[7,\n  -0.10]}', b'{"a":"v2.4.0-100","b":[7,-0.10]}'),
+        (b'{"a": 12.340000000000000000001, "b": "x"}', b'{"a":12.340000000000000000001,"b":"x"}'),
+    ],
+)
+def test_numbers_after_blanks_keep_their_text(raw: bytes, printed: bytes) -> None:
+    assert fhirjson.dumps(fhirjson.loads(raw)) == printed
+
+
 def test_plain_numbers_take_the_fast_path() -> None:
     value = fhirjson.loads(b'{"a":2.5,"b":3,"id":"4e5b-1e3","c":"1e3"}')
     assert type(value["a"]) is float and type(value["b"]) is int
     assert fhirjson.dumps(value) == b'{"a":2.5,"b":3,"id":"4e5b-1e3","c":"1e3"}'
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"div":"Synthea v2.4.0-100 version 1.10","a":2.5}',  # text only, no number
+        b'{"a":"x.0","b":"page 12.0"}',  # "12.0" follows a blank, not ":" "[" ","
+        b'{"a":"1234567.12345678901234567"}',
+    ],
+)
+def test_fractions_in_text_do_not_leave_the_fast_path(raw: bytes) -> None:
+    value = fhirjson.loads(raw)
+    floats = [v for v in value.values() if isinstance(v, float)]
+    assert all(type(v) is float for v in floats)
+    assert fhirjson.dumps(value) == raw
 
 
 def test_decimal_is_a_float_for_arithmetic_and_plain_for_validation() -> None:

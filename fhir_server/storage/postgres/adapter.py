@@ -44,8 +44,9 @@ from fhir_server.storage.postgres import bulk, subscriptions
 from fhir_server.storage.postgres.dialect import numbered
 from fhir_server.storage.postgres.errors import RETRYABLE, TRANSIENT, unavailable
 from fhir_server.storage.postgres.outbox import OutboxReader, Watcher
+from fhir_server.storage.postgres.read_batch import ReadBatcher
 from fhir_server.storage.postgres.schema import prepare
-from fhir_server.storage.postgres.statements import READ_CURRENT, READ_VERSION
+from fhir_server.storage.postgres.statements import READ_VERSION
 from fhir_server.storage.postgres.transaction import PostgresTransaction, current_versions
 from fhir_server.storage.recent import RecentVersions
 from fhir_server.storage.sqlite.contained_search import contained_search
@@ -121,6 +122,7 @@ class PostgresStorage:
         self._outbox: OutboxReader | None = None
         self._watcher: Watcher | None = None
         self._recent = RecentVersions()
+        self._reads = ReadBatcher(self._connection)
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -196,9 +198,7 @@ class PostgresStorage:
     # reads -------------------------------------------------------------------------------
 
     async def read(self, ctx: RequestContext, resource_type: str, rid: str) -> StoredVersion | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(READ_CURRENT, resource_type, rid)
-        return None if row is None else row_to_version(tuple(row))
+        return await self._reads.read(resource_type, rid)
 
     async def vread(
         self, ctx: RequestContext, resource_type: str, rid: str, version_id: int
@@ -318,10 +318,15 @@ class PostgresStorage:
                 await asyncio.sleep(0.01 * attempt)
         raise AssertionError("unreachable")
 
-    async def load(self, ctx: RequestContext, items: Sequence[NewVersion]) -> list[StoredVersion]:
+    async def load(
+        self,
+        ctx: RequestContext,
+        items: Sequence[NewVersion],
+        locked: Callable[[], None] | None = None,
+    ) -> list[StoredVersion]:
         async def job(tx: Transaction) -> list[StoredVersion]:
             assert isinstance(tx, PostgresTransaction)
-            return await bulk.load(tx.connection, self.keys, self._clock, ctx, items)
+            return await bulk.load(tx.connection, self.keys, self._clock, ctx, items, locked)
 
         async with self._connection() as conn:
             return await self._in_transaction(conn, ctx, job)

@@ -8,7 +8,7 @@ per table. The outbox and NOTIFY work as for single writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -38,8 +38,10 @@ async def load(
     clock: MonotonicClock,
     ctx: RequestContext,
     items: Sequence[NewVersion],
+    locked: Callable[[], None] | None = None,
 ) -> list[StoredVersion]:
-    """Inside the caller's transaction."""
+    """Inside the caller's transaction; `locked` is called once the identities are locked
+    (Storage.load)."""
     if not items:
         return []
     identities = sorted({(i.resource_type, i.id) for i in items})
@@ -49,6 +51,8 @@ async def load(
         "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) k",
         sorted({resource_key(t, i) for t, i in identities}),
     )
+    if locked is not None:
+        locked()
     existing = await conn.fetch(
         "SELECT r.type, r.id, r.rid, r.version FROM resource r"
         " JOIN unnest($1::text[], $2::text[]) u(t, i) ON r.type = u.t AND r.id = u.i",

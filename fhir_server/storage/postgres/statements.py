@@ -12,6 +12,11 @@ NOTIFY_CHANNEL = "fhir_outbox"
 
 READ_CURRENT = numbered(CURRENT_BY_KEY)
 READ_VERSION = numbered(VERSION_BY_KEY)
+# the current versions of several (type, id) at once (read_batch.py)
+READ_CURRENT_MANY = (
+    f"SELECT {VERSION_COLUMNS} FROM unnest($1::text[], $2::text[]) u(t, i)"
+    " JOIN resource r ON r.type = u.t AND r.id = u.i JOIN version v ON v.seq = r.seq"
+)
 
 # locks the resource's identity for the rest of the transaction, then reads it
 LOCK_CURRENT = "SELECT * FROM fhir_lock_current($1, $2, $3)"

@@ -360,9 +360,17 @@ class SqliteStorage:
         result: T = await self._writer.submit(ctx, job)
         return result
 
-    async def load(self, ctx: RequestContext, items: Sequence[NewVersion]) -> list[StoredVersion]:
-        # the writer's own path is the fast one here: one transaction on its thread
+    async def load(
+        self,
+        ctx: RequestContext,
+        items: Sequence[NewVersion],
+        locked: Callable[[], None] | None = None,
+    ) -> list[StoredVersion]:
+        # the writer's own path is the fast one here: one transaction on its thread, and
+        # the writer runs one job at a time (everything is locked when it starts)
         async def job(tx: Transaction) -> list[StoredVersion]:
+            if locked is not None:
+                locked()
             return [
                 await tx.write(i.resource_type, i.id, i.resource, i.method, i.index) for i in items
             ]
