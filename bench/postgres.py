@@ -10,6 +10,7 @@ mixed at --concurrency (throughput).
     python bench/postgres.py [--duration 10] [--concurrency 32] [--workers 2]
                              [--bundles PATH] [--generator auto|wrk|python]
                              [--search-resources 100000] [--search-duration 5]
+                             [--phases crud,import,search]
 
 PostgreSQL runs in a throw-away cluster on 127.0.0.1 in a temp dir (tests/support/
 pg_cluster.py), durable as in production (fsync and synchronous_commit on); SQLite runs
@@ -200,7 +201,13 @@ def main() -> int:
     ap.add_argument("--search-duration", type=float, default=5.0, help="seconds per kind")
     ap.add_argument("--search-pages", type=int, default=3, help="pages of _sort to follow")
     ap.add_argument("--urls-per-kind", type=int, default=40)
+    ap.add_argument(
+        "--phases",
+        default="crud,import,search",
+        help="which to run (comma-separated): crud, import, search",
+    )
     args = ap.parse_args()
+    phases = set(args.phases.split(","))
     generator = benchlib.choose_generator(args.generator)
     facts = benchlib.machine_facts(generator)
     benchlib.print_facts(facts)
@@ -211,15 +218,16 @@ def main() -> int:
         global database_cpu
         database_cpu = cluster_cpu(cluster)
         try:
-            for store in ("sqlite", "postgres"):
+            for store in ("sqlite", "postgres") if "crud" in phases else ():
                 work = base / store
                 work.mkdir()
                 env = {}
                 if store == "postgres":
                     env["FHIR_SERVER_DATABASE_URL"] = fresh_database(cluster.url, "bench_crud")
                 results[f"{store}_crud"] = crud(args, store, generator, work, env)
-            print("\n== import of", args.bundles)
-            for store in ("sqlite", "postgres"):
+            if "import" in phases:
+                print("\n== import of", args.bundles)
+            for store in ("sqlite", "postgres") if "import" in phases else ():
                 if store == "sqlite":
                     options = ["--data-dir", str(base / "import-sqlite")]
                 else:
@@ -227,7 +235,7 @@ def main() -> int:
                 figures = import_rate(options, args.bundles, args.import_workers)
                 results[f"{store}_import"] = figures
                 print(f"   {store:<9} {figures}")
-            if args.search_resources > 0:
+            if args.search_resources > 0 and "search" in phases:
                 copies = base / "copies.ndjson"
                 count = write_copies(copies, args.search_resources)
                 urls = search_bench.plan_urls(args.search_resources, args.urls_per_kind)
@@ -253,14 +261,14 @@ def main() -> int:
     print("\n== summary (req/s; import resources/s while loading, and with start-up)")
     print(f"   {'':<9} {'create':>8} {'read':>8} {'import':>8} {'import+start':>13}")
     for store in ("sqlite", "postgres"):
-        phases = {p["phase"]: p for p in results[f"{store}_crud"]["phases"]}
-        imp = results[f"{store}_import"]
+        crud_phases = {p["phase"]: p for p in results.get(f"{store}_crud", {}).get("phases", [])}
+        imp = results.get(f"{store}_import", {})
+        rates = [crud_phases.get(name, {}).get("throughput_rps", 0) for name in ("create", "read")]
         print(
-            f"   {store:<9} {phases['create']['throughput_rps']:>8.0f}"
-            f" {phases['read']['throughput_rps']:>8.0f}"
+            f"   {store:<9} {rates[0]:>8.0f} {rates[1]:>8.0f}"
             f" {imp.get('rate', 0):>8} {imp.get('rate_wall', 0):>13}"
         )
-    if args.search_resources > 0:
+    if args.search_resources > 0 and "search" in phases:
         print(f"\n== search at {args.search_resources} resources: p50 / p95 ms at one connection")
         print(f"   {'kind':<16} {'sqlite':>16} {'postgres':>16}")
         for kind in [*search_bench.KINDS, "mix"]:
@@ -277,7 +285,9 @@ def main() -> int:
             print(f"   {kind:<16} {cells[0]} {cells[1]}")
     path = benchlib.write_results("postgres", results)
     print(f"\nresults: {path}")
-    problems = [p for s in ("sqlite", "postgres") for p in results[f"{s}_crud"]["problems"]]
+    problems = [
+        p for s in ("sqlite", "postgres") for p in results.get(f"{s}_crud", {}).get("problems", [])
+    ]
     problems += [
         p
         for s in ("sqlite", "postgres")
@@ -285,7 +295,8 @@ def main() -> int:
     ]
     return (
         1
-        if problems or any("error" in results[f"{s}_import"] for s in ("sqlite", "postgres"))
+        if problems
+        or any("error" in results.get(f"{s}_import", {}) for s in ("sqlite", "postgres"))
         else 0
     )
 

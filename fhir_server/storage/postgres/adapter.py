@@ -59,6 +59,7 @@ from fhir_server.storage.sqlite.search_results import (
     page_of,
     reference_bits,
     visible_versions,
+    whole_first_page,
 )
 from fhir_server.storage.sqlite.search_sql import count_plan
 
@@ -275,6 +276,8 @@ class PostgresStorage:
             versions = await current_versions(conn, rids)
             matched = None
             if total:
+                matched = whole_first_page(cursor, count, rids, next_cursor)
+            if total and matched is None:
                 sql, args = count_plan(plan, keys)
                 matched = (await fetch(sql, args))[0][0]
         return SearchResult(versions, matched, next_cursor, previous_cursor)

@@ -58,6 +58,7 @@ from fhir_server.storage.sqlite.search_results import (
     reference_bits,
     sqlite_fetch,
     visible_versions,
+    whole_first_page,
 )
 from fhir_server.storage.sqlite.search_sql import count_plan
 from fhir_server.storage.sqlite.transaction import SqliteTransaction
@@ -316,6 +317,8 @@ class SqliteStorage:
             versions = current_versions(conn, rids)
             matched = None
             if total:
+                matched = whole_first_page(cursor, count, rids, next_cursor)
+            if total and matched is None:
                 sql, args = count_plan(plan, keys)
                 (matched,) = conn.execute(sql, args).fetchone()
             return SearchResult(versions, matched, next_cursor, previous_cursor)

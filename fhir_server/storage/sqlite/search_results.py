@@ -28,7 +28,7 @@ from fhir_server.search.results import ITERATE_ROUNDS, Include, SortKey
 from fhir_server.storage.port import StoredVersion
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import VERSION_COLUMNS, row_to_version
-from fhir_server.storage.sqlite.search_sql import compile_plan
+from fhir_server.storage.sqlite.search_sql import compile_plan, one_clause_rows
 
 Row = tuple[Any, ...]
 # runs one statement (`?` placeholders) and returns all its rows as tuples
@@ -107,10 +107,24 @@ async def page_of(
     """The rids of one page in the order of `sort` then rid, and the cursors of the next
     and the previous page (None where there is none). A cursor names the row a page
     starts after ("n") or ends before ("p")."""
+    single = None if sort else one_clause_rows(plan, keys)
+    if single is not None:  # in rid order: the index rows alone (one_clause_rows)
+        inner = f"SELECT DISTINCT i.rid AS rid {single[0]}"
+        return await keyset_page(fetch, inner, single[1], sort, count, cursor)
     column_args: list[Any] = []
     columns = sort_columns(plan, keys, sort, column_args)
     inner, where_args = compile_plan(plan, keys, ", ".join(["r.rid AS rid", *columns]))
     return await keyset_page(fetch, inner, [*column_args, *where_args], sort, count, cursor)
+
+
+def whole_first_page(
+    cursor: str | None, count: int, rids: Sequence[int], next_cursor: str | None
+) -> int | None:
+    """Bundle.total without counting, when the page asked for is the first and holds every
+    match (a page of at least one row and no next one): its size. None: count them."""
+    if cursor is None and count > 0 and next_cursor is None:
+        return len(rids)
+    return None
 
 
 def sort_columns(
