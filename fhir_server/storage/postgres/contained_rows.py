@@ -9,7 +9,7 @@ import asyncpg
 
 from fhir_server.search.index import IndexEntries
 from fhir_server.storage.postgres.index_rows import INDEX_TABLES, index_arrays, index_records
-from fhir_server.storage.postgres.statements import CONTAINED_DELETE, CONTAINED_INSERT
+from fhir_server.storage.postgres.statements import CONTAINED_DELETE, contained_insert_statement
 from fhir_server.storage.sqlite.contained_rows import (
     CONTAINED_TABLE,
     SPAN,
@@ -27,19 +27,21 @@ async def write_contained(
     entries: IndexEntries | None,
     removed: bool,
 ) -> None:
-    """After WRITE: the units of the former version go with their rows (`removed`: it may
-    have had some), those of the new version (`entries`; None for a deletion) come in."""
+    """After a write (statements.write_statement): the units of the former version go with
+    their rows (`removed`: it may have had some), those of the new version (`entries`;
+    None for a deletion) come in."""
     if removed:
         await conn.execute(CONTAINED_DELETE, *unit_range(container))
     for unit in entries.contained if entries is not None else ():
+        present, arrays = index_arrays(keys, unit.resource_type, unit.entries)
         await conn.execute(
-            CONTAINED_INSERT,
+            contained_insert_statement(present),
             unit_key(container, unit.position),
             container,
             seq,
             unit.resource_type,
             unit.id,
-            *index_arrays(keys, unit.resource_type, unit.entries),
+            *arrays,
         )
 
 

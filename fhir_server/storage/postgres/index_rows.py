@@ -22,9 +22,10 @@ from fhir_server.storage.sqlite.index_rows import (
 
 __all__ = [
     "COLUMNS",
-    "EMPTY_ARRAYS",
     "FULL_TEXT_TABLE",
     "INDEX_TABLES",
+    "NONE_PRESENT",
+    "Present",
     "copy_index_records",
     "index_arrays",
     "index_records",
@@ -108,21 +109,36 @@ def _rows(keys: SearchKeys, rtype: str, entries: IndexEntries) -> list[list[tupl
 
 
 _WIDTHS = (3, 4, 4, 3, 3, 5, 2, 3 + len(COMPOSITE_COLUMNS))
-# the index parameters of a deletion (no rows: the type key is never used; no words)
-EMPTY_ARRAYS: tuple[Any, ...] = (0, *([[]] * sum(_WIDTHS)), [])
+# the tables keyed by the resource type's key (t), the first three of INDEX_TABLES
+_TYPE_KEYED = 3
+
+# Which index tables (INDEX_TABLES, then idx_fulltext) a resource has rows in: the
+# statements insert into those only (statements.py), so a write pays no executor set-up
+# for the tables it has nothing for.
+Present = tuple[bool, ...]
+NONE_PRESENT: Present = (False,) * (len(_WIDTHS) + 1)
 
 
-def index_arrays(keys: SearchKeys, rtype: str, entries: IndexEntries) -> tuple[Any, ...]:
-    """The values of statements' index parameters: the type key, then column arrays."""
-    out: list[Any] = [keys.type_key(rtype)]
-    for rows, width in zip(_rows(keys, rtype, entries), _WIDTHS, strict=True):
+def index_arrays(
+    keys: SearchKeys, rtype: str, entries: IndexEntries
+) -> tuple[Present, tuple[Any, ...]]:
+    """Which tables get rows, and the values of the statements' index parameters for
+    those: the type key (when a type-keyed table gets rows), each such table's column
+    arrays, then the words of the resource's idx_fulltext row."""
+    tables = _rows(keys, rtype, entries)
+    present = (*(bool(rows) for rows in tables), bool(entries.words))
+    out: list[Any] = [keys.type_key(rtype)] if any(present[:_TYPE_KEYED]) else []
+    for rows, width in zip(tables, _WIDTHS, strict=True):
+        if not rows:
+            continue
         columns: list[list[Any]] = [[] for _ in range(width)]
         for row in rows:
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
         out.extend(columns)
-    out.append(entries.words)  # the lexemes of the resource's idx_fulltext row, if any
-    return tuple(out)
+    if entries.words:
+        out.append(entries.words)
+    return present, tuple(out)
 
 
 def index_records(

@@ -11,7 +11,7 @@ holder committed:
   conditional creates (or updates) with the same criteria run one after the other and
   the second finds what the first created;
 - the seq holders' lock, SEQ_HOLDERS: taken *shared* by every transaction before it draws
-  a version seq (the WRITE statement, bulk loads), so the transactions that may still
+  a version seq (statements.write_statement, bulk loads), so the transactions that may still
   commit a seq are exactly those listed as holding it in pg_locks (postgres/outbox.py).
   Nobody takes it exclusively: holders never wait on it. It is the two-int4 form of an
   advisory key (objsubid 2 in pg_locks), apart from the bigint keys above (objsubid 1).

@@ -18,9 +18,13 @@ from fhir_server.storage.clock import MonotonicClock
 from fhir_server.storage.port import Criteria, RequestContext, StoredVersion
 from fhir_server.storage.postgres.contained_rows import write_contained
 from fhir_server.storage.postgres.dialect import numbered
-from fhir_server.storage.postgres.index_rows import EMPTY_ARRAYS, index_arrays
+from fhir_server.storage.postgres.index_rows import NONE_PRESENT, index_arrays
 from fhir_server.storage.postgres.locks import criteria_key, resource_key
-from fhir_server.storage.postgres.statements import CURRENT_BY_RIDS, LOCK_CURRENT, WRITE
+from fhir_server.storage.postgres.statements import (
+    CURRENT_BY_RIDS,
+    LOCK_CURRENT,
+    write_statement,
+)
 from fhir_server.storage.recent import Written
 from fhir_server.storage.sqlite.index_rows import SearchKeys
 from fhir_server.storage.sqlite.queries import row_to_version
@@ -112,11 +116,11 @@ class PostgresTransaction:
             data = stamped(resource, version, now)
             if index is None:
                 index = self._indexer.extract(resource)
-            arrays = index_arrays(self._keys, resource_type, index)
+            present, arrays = index_arrays(self._keys, resource_type, index)
         else:
-            arrays = EMPTY_ARRAYS
+            present, arrays = NONE_PRESENT, ()
         row = await self._conn.fetchrow(
-            WRITE,
+            write_statement(key is None, present),
             key,
             resource_type,
             rid,
