@@ -28,6 +28,10 @@ def test_exact_numbers_round_trip(raw: bytes) -> None:
     [
         (b'{"a":"v2.4.0-100","b":[7,\n  -0.10]}', b'{"a":"v2.4.0-100","b":[7,-0.10]}'),
         (b'{"a": 12.340000000000000000001, "b": "x"}', b'{"a":12.340000000000000000001,"b":"x"}'),
+        (b'{"a" :\t0.30000000000000001}', b'{"a":0.30000000000000001}'),  # float: 0.3
+        (b'{"a":[1,2.5e3]}', b'{"a":[1,2.5e3]}'),
+        (b'{"a" : 1E+2 }', b'{"a":1E+2}'),
+        (b'[7e1]', b'[7e1]'),
     ],
 )
 def test_numbers_after_blanks_keep_their_text(raw: bytes, printed: bytes) -> None:
@@ -46,6 +50,9 @@ def test_plain_numbers_take_the_fast_path() -> None:
         b'{"div":"Synthea v2.4.0-100 version 1.10","a":2.5}',  # text only, no number
         b'{"a":"x.0","b":"page 12.0"}',  # "12.0" follows a blank, not ":" "[" ","
         b'{"a":"1234567.12345678901234567"}',
+        b'{"effective":"2011-10-14T23:37:54.530+02:00","b":1.5}',  # an instant: text
+        b'{"value":3.4961958350963034,"c":[0.013669102117338738]}',  # print as they came
+        b'{"fullUrl":"urn:uuid:6e8ba06d-8f","r":["x:1e5"],"n":2.5}',  # e-pairs in text
     ],
 )
 def test_fractions_in_text_do_not_leave_the_fast_path(raw: bytes) -> None:
