@@ -205,3 +205,37 @@ def test_the_same_ids_across_many_chunks_end_in_source_order(
         assert client.get("/Patient", params={"birthdate": "1900-01-01"}).json()["total"] == 0
         last = client.get("/Patient", params={"birthdate": f"{1900 + rounds - 1}-01-01"})
         assert last.json()["total"] == patients
+
+
+def test_a_worker_that_cannot_reach_the_database_stops_the_import(tmp_path: Path) -> None:
+    """On PostgreSQL the worker processes connect themselves: one that cannot ends the
+    import with what it said, and no worker is left behind."""
+    import asyncio
+    import multiprocessing
+    import socket
+    from typing import cast
+
+    from fhir_server.bulkload.loader import Loader
+    from fhir_server.bulkload.sources import units
+    from fhir_server.bulkload.writing_workers import ImportFailed
+    from fhir_server.definitions import load_definitions
+    from fhir_server.runtime import Runtime
+    from fhir_server.storage.port import Storage
+    from fhir_server.validation import default_validator
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(
+        data_dir=tmp_path / "unused",
+        database_url=f"postgresql://fhir@127.0.0.1:{port}/nowhere",
+        insecure_no_auth=True,
+    )
+    runtime = Runtime(settings, load_definitions(), default_validator(), cast(Storage, None))
+    source = tmp_path / "patients.ndjson"
+    source.write_bytes(
+        b"\n".join(orjson.dumps({"resourceType": "Patient", "id": f"p{i}"}) for i in range(20))
+    )
+    with pytest.raises(ImportFailed, match=r"a worker process stopped: \w+"):
+        asyncio.run(asyncio.wait_for(Loader(runtime, workers=2).load(units([source])), 60))
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("fhir-import")]
