@@ -60,10 +60,10 @@ _BATCH = 256
 _POLL_SECONDS = 1.0
 _FLUSH_SECONDS = 0.2
 _FOLLOWER_GATHER_SECONDS = 0.02
-# a leader's (it numbers every event): one look at the outbox per few commits, not per
-# commit. On PostgreSQL each look reads the seq holders from pg_locks until they are gone
-# (postgres/outbox.py); looking after every one of 650 creates/s in each of 2 processes
-# cost the database 1.27 ms of CPU per create, and the creates ran at SQLite's rate.
+# a leader's (it numbers every event; the SQLite worker process is one): one look at the
+# outbox per few commits, not per commit. On PostgreSQL each look reads the seq holders
+# from pg_locks until they are gone (postgres/outbox.py); gathering took PostgreSQL's CPU
+# per create from 1.27 to 1.22 ms in one noisy run (bench/postgres.py), within its noise.
 _LEADER_GATHER_SECONDS = 0.005
 # a follower matches events itself once they waited this long for the worker (pace.py)
 _WORKER_LAG_SECONDS = 1.0

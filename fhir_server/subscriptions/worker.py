@@ -49,7 +49,6 @@ _STOP_SECONDS = 10.0
 _BACKOFF_FIRST = 0.5
 _BACKOFF_MAX = 30.0
 _HEALTHY_SECONDS = 30.0  # a worker that ran this long failed no quick start
-WORKER_GATHER_SECONDS = 0.005
 WORKER_SWITCH_SECONDS = 0.0005
 
 
@@ -264,8 +263,6 @@ async def _work(settings: Settings, lease_owner: str, stdin: int) -> None:
         await runtime.storage.start()
         service = SubscriptionService(runtime, initialises=False)
         service.lease_owner = lease_owner  # the server releases its leases if it dies
-        # woken by the server's commits: gather a few into one look and one write
-        service.gather = WORKER_GATHER_SECONDS
         await service.start()
         freeze_startup_objects()
         running.append(service)

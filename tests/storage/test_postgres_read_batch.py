@@ -6,7 +6,7 @@ it carried without wedging the ones after it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import asyncpg
@@ -53,6 +53,20 @@ async def _seed(store: PostgresStorage, n: int) -> None:
     await store.run(CTX, job)
 
 
+def _seeded(store: PostgresStorage, n: int, scenario: Callable[[], Awaitable[None]]) -> None:
+    """Runs `scenario` on the started store with n Patients seeded (_seed)."""
+
+    async def run() -> None:
+        await store.start()
+        try:
+            await _seed(store, n)
+            await scenario()
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
 @pytest.fixture
 def store(postgres_url: str) -> PostgresStorage:
     postgres.empty_store(postgres_url)
@@ -63,104 +77,84 @@ def test_concurrent_reads_share_queries_and_each_gets_its_own_version(
     store: PostgresStorage,
 ) -> None:
     async def scenario() -> None:
-        await store.start()
-        try:
-            await _seed(store, 30)
-            connection, used = counting(store)
-            batcher = ReadBatcher(connection, limit=1)
-            keys = [("Patient", f"p{i}") for i in range(30)]
-            keys += [("Patient", "missing"), ("Observation", "p2"), ("Patient", "p5")]
-            found = await asyncio.gather(*(batcher.read(t, i) for t, i in keys))
-            for (rtype, rid), version in zip(keys, found, strict=True):
-                expected = await store.vread(CTX, rtype, rid, 2) or await store.vread(
-                    CTX, rtype, rid, 1
-                )
-                if expected is None:
-                    assert version is None, (rtype, rid)
-                    continue
-                assert version is not None, (rtype, rid)
-                assert (version.resource_type, version.id) == (rtype, rid)
-                assert version.version_id == expected.version_id
-                assert version.deleted == expected.deleted
-                assert version.data == expected.data
-            assert found[1] is not None and found[1].deleted  # p1 was deleted
-            assert found[3] is not None and found[3].version_id == 2
-            # the first read went alone, the 32 that waited for it as one query
-            assert used[0] == 2
-        finally:
-            await store.close()
+        connection, used = counting(store)
+        batcher = ReadBatcher(connection, limit=1)
+        keys = [("Patient", f"p{i}") for i in range(30)]
+        keys += [("Patient", "missing"), ("Observation", "p2"), ("Patient", "p5")]
+        found = await asyncio.gather(*(batcher.read(t, i) for t, i in keys))
+        for (rtype, rid), version in zip(keys, found, strict=True):
+            expected = await store.vread(CTX, rtype, rid, 2) or await store.vread(
+                CTX, rtype, rid, 1
+            )
+            if expected is None:
+                assert version is None, (rtype, rid)
+                continue
+            assert version is not None, (rtype, rid)
+            assert (version.resource_type, version.id) == (rtype, rid)
+            assert version.version_id == expected.version_id
+            assert version.deleted == expected.deleted
+            assert version.data == expected.data
+        assert found[1] is not None and found[1].deleted  # p1 was deleted
+        assert found[3] is not None and found[3].version_id == 2
+        # the first read went alone, the 32 that waited for it as one query
+        assert used[0] == 2
 
-    asyncio.run(scenario())
+    _seeded(store, 30, scenario)
 
 
 def test_a_read_after_a_write_sees_it_while_other_reads_are_on_their_way(
     store: PostgresStorage,
 ) -> None:
     async def scenario() -> None:
-        await store.start()
-        try:
-            await _seed(store, 3)
-            for round_ in range(5):
-                readers = [asyncio.create_task(store.read(CTX, "Patient", "p2")) for _ in range(8)]
+        for round_ in range(5):
+            readers = [asyncio.create_task(store.read(CTX, "Patient", "p2")) for _ in range(8)]
 
-                async def bump(tx: Transaction, n: int = round_) -> None:
-                    gender = ["male", "female"][n % 2]
-                    body = {"resourceType": "Patient", "id": "p2", "gender": gender}
-                    await tx.write("Patient", "p2", body, "PUT")
+            async def bump(tx: Transaction, n: int = round_) -> None:
+                gender = ["male", "female"][n % 2]
+                body = {"resourceType": "Patient", "id": "p2", "gender": gender}
+                await tx.write("Patient", "p2", body, "PUT")
 
-                await store.run(CTX, bump)
-                after = await store.read(CTX, "Patient", "p2")
-                assert after is not None and after.version_id == 2 + round_
-                await asyncio.gather(*readers)
-        finally:
-            await store.close()
+            await store.run(CTX, bump)
+            after = await store.read(CTX, "Patient", "p2")
+            assert after is not None and after.version_id == 2 + round_
+            await asyncio.gather(*readers)
 
-    asyncio.run(scenario())
+    _seeded(store, 3, scenario)
 
 
 def test_a_cancelled_read_leaves_the_others_of_its_query_answered(
     store: PostgresStorage,
 ) -> None:
     async def scenario() -> None:
-        await store.start()
-        try:
-            await _seed(store, 6)
-            connection, used = counting(store)
-            batcher = ReadBatcher(connection, limit=1)
-            tasks = [asyncio.create_task(batcher.read("Patient", f"p{i}")) for i in range(6)]
-            await asyncio.sleep(0)  # all six have asked: p0 went alone, five wait
-            tasks[3].cancel()
-            done = await asyncio.gather(*tasks, return_exceptions=True)
-            assert isinstance(done[3], asyncio.CancelledError)
-            for i in (0, 2, 4, 5):
-                assert getattr(done[i], "id", None) == f"p{i}"
-            assert getattr(done[1], "deleted", None) is True
-            assert used[0] == 2
-        finally:
-            await store.close()
+        connection, used = counting(store)
+        batcher = ReadBatcher(connection, limit=1)
+        tasks = [asyncio.create_task(batcher.read("Patient", f"p{i}")) for i in range(6)]
+        await asyncio.sleep(0)  # all six have asked: p0 went alone, five wait
+        tasks[3].cancel()
+        done = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(done[3], asyncio.CancelledError)
+        for i in (0, 2, 4, 5):
+            assert getattr(done[i], "id", None) == f"p{i}"
+        assert getattr(done[1], "deleted", None) is True
+        assert used[0] == 2
 
-    asyncio.run(scenario())
+    _seeded(store, 6, scenario)
 
 
 def test_a_failed_query_fails_its_reads_and_the_next_ones_go_on(
     store: PostgresStorage,
 ) -> None:
     async def scenario() -> None:
-        await store.start()
-        try:
-            await _seed(store, 6)
-            connection, used = counting(store, fail_on={2})
-            batcher = ReadBatcher(connection, limit=1)
-            done = await asyncio.gather(
-                *(batcher.read("Patient", f"p{i}") for i in range(6)), return_exceptions=True
-            )
-            assert getattr(done[0], "id", None) == "p0"  # the lone first query
-            for result in done[1:]:  # the shared second one failed: all it carried get 503
-                assert isinstance(result, FhirError) and result.status == 503
-            again = await asyncio.gather(*(batcher.read("Patient", f"p{i}") for i in range(6)))
-            assert [v.id if v else None for v in again] == [f"p{i}" for i in range(6)]
-            assert used[0] == 4
-        finally:
-            await store.close()
+        connection, used = counting(store, fail_on={2})
+        batcher = ReadBatcher(connection, limit=1)
+        done = await asyncio.gather(
+            *(batcher.read("Patient", f"p{i}") for i in range(6)), return_exceptions=True
+        )
+        assert getattr(done[0], "id", None) == "p0"  # the lone first query
+        for result in done[1:]:  # the shared second one failed: all it carried get 503
+            assert isinstance(result, FhirError) and result.status == 503
+        again = await asyncio.gather(*(batcher.read("Patient", f"p{i}") for i in range(6)))
+        assert [v.id if v else None for v in again] == [f"p{i}" for i in range(6)]
+        assert used[0] == 4
 
-    asyncio.run(scenario())
+    _seeded(store, 6, scenario)

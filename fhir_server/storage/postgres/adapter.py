@@ -390,15 +390,14 @@ class PostgresStorage:
                 row[0]
                 for row in await conn.fetch(
                     "SELECT quote_ident(relname) FROM pg_stat_user_tables"
-                    " WHERE schemaname = current_schema() ORDER BY n_live_tup DESC"
+                    " WHERE schemaname = current_schema() ORDER BY n_live_tup"
                 )
             ]
-        queue = list(reversed(tables))  # the largest first
 
         async def analyse() -> None:
             async with self._connection() as conn:
-                while queue:
-                    await conn.execute(f"ANALYZE {queue.pop()}")
+                while tables:  # pop(): the largest first
+                    await conn.execute(f"ANALYZE {tables.pop()}")
 
         await asyncio.gather(*(analyse() for _ in range(min(self._pool_max, 3))))
 

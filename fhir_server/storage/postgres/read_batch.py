@@ -37,6 +37,7 @@ class ReadBatcher:
         self._limit = limit  # queries on their way at once
         self._waiting: list[Waiter] = []
         self._running = 0
+        self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
     async def read(self, resource_type: str, rid: str) -> StoredVersion | None:
         if self._running < self._limit:
@@ -61,7 +62,9 @@ class ReadBatcher:
         self._waiting = []
         if waiting:
             self._running += 1
-            asyncio.get_running_loop().create_task(self._together(waiting))
+            task = asyncio.get_running_loop().create_task(self._together(waiting))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _together(self, waiting: list[Waiter]) -> None:
         try:
